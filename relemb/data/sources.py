@@ -1,0 +1,215 @@
+"""Where dataset files come from, in order: an explicit ``data_dir`` (``--data-dir``), the environment
+variable ``RELEMB_DATA_DIR``, then the Hugging Face Hub (one file download through ``huggingface_hub``,
+which also serves files already in the local Hub cache when offline).
+
+A local folder has the Hub's layout: ``<dir>/<repo name>/<file in the repo>``, e.g.
+``<dir>/analogy_questions/dataset/u2/test.jsonl`` for ``relbert/analogy_questions``.
+
+When the Hub cannot be reached (``HF_HUB_OFFLINE=1``, or a quick connection probe fails) the download
+is tried from the local cache only, so a missing dataset fails within seconds instead of waiting on
+``huggingface_hub``'s retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "HUB_PROBE_TIMEOUT",
+    "Located",
+    "find_local",
+    "hub_offline",
+    "hub_reachable",
+    "local_roots",
+    "locate",
+    "resolve_data_dir",
+]
+
+logger = logging.getLogger("relemb.data")
+
+DATA_DIR_ENV = "RELEMB_DATA_DIR"
+#: Seconds to wait for a TCP connection to the Hub before treating it as unreachable.
+HUB_PROBE_TIMEOUT = 3.0
+_PROBE_TTL = 60.0
+_probe_cache: dict[tuple[str, int], tuple[float, bool, str]] = {}
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The local data folder: ``data_dir`` if given, else ``$RELEMB_DATA_DIR``, else ``None``.
+
+    >>> resolve_data_dir("/tmp/relbert")
+    PosixPath('/tmp/relbert')
+    """
+    if data_dir is not None and os.fspath(data_dir) != "":
+        return Path(data_dir).expanduser()
+    env = os.environ.get(DATA_DIR_ENV, "").strip()
+    return Path(env).expanduser() if env else None
+
+
+def local_roots(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[Path, str]]:
+    """Local folders to search, in order, each with a label: the ``data_dir`` argument, then
+    ``$RELEMB_DATA_DIR`` (both when both are set and differ)."""
+    roots: list[tuple[Path, str]] = []
+    if data_dir is not None and os.fspath(data_dir) != "":
+        roots.append((Path(data_dir).expanduser(), "data_dir / --data-dir"))
+    env = os.environ.get(DATA_DIR_ENV, "").strip()
+    if env and all(Path(env).expanduser() != root for root, _ in roots):
+        roots.append((Path(env).expanduser(), f"${DATA_DIR_ENV}"))
+    return roots
+
+
+def find_local(
+    repo_id: str,
+    filename: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    places: list[str] | None = None,
+) -> Path | None:
+    """The first local copy of ``filename`` of Hub dataset ``repo_id``; records each place looked."""
+    places = places if places is not None else []
+    repo_name = repo_id.split("/")[-1]
+    roots = local_roots(data_dir)
+    if not roots:
+        places.append(f"local folder: none given (no data_dir / --data-dir, ${DATA_DIR_ENV} not set)")
+    for root, label in roots:
+        candidate = root / repo_name / filename
+        if candidate.is_file():
+            return candidate
+        why = "no such file" if root.is_dir() else "the folder does not exist"
+        places.append(f"{candidate} ({label}): {why}")
+    return None
+
+
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set; read at call time."""
+    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _hub_endpoint() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return constants.ENDPOINT
+    except Exception:  # pragma: no cover - huggingface_hub is a dependency
+        return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> tuple[bool, str]:
+    """Quick TCP probe of the Hub endpoint (cached for a minute): ``(reachable, reason)``.
+
+    Skipped (assumed reachable) when a proxy is configured, since the proxy decides.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True, "proxy configured"
+    url = urlparse(_hub_endpoint())
+    host = url.hostname or "huggingface.co"
+    port = url.port or (80 if url.scheme == "http" else 443)
+    now = time.monotonic()
+    cached = _probe_cache.get((host, port))
+    if cached is not None and now - cached[0] < _PROBE_TTL:
+        return cached[1], cached[2]
+    result: dict[str, object] = {}
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result["ok"] = True
+        except OSError as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=probe, name="relemb-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    if result.get("ok"):
+        ok, reason = True, "reachable"
+    elif "error" in result:
+        ok, reason = False, f"cannot reach {host}:{port} ({result['error']})"
+    else:
+        ok, reason = False, f"cannot reach {host}:{port} (no answer within {timeout:g} s)"
+    _probe_cache[(host, port)] = (now, ok, reason)
+    return ok, reason
+
+
+def _describe_hub_error(exc: BaseException) -> str:
+    try:
+        from huggingface_hub import errors as hf_errors
+    except Exception:  # pragma: no cover
+        return f"{type(exc).__name__}: {exc}"
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, hf_errors.LocalEntryNotFoundError):
+        return "not downloadable now and not in the local Hub cache"
+    if isinstance(exc, hf_errors.GatedRepoError):
+        return "the dataset is gated: accept its terms on the Hub and log in (`hf auth login`)"
+    if isinstance(exc, hf_errors.RepositoryNotFoundError):
+        return "no such dataset repository on the Hub, or it is private (log in with `hf auth login`)"
+    if isinstance(exc, hf_errors.RevisionNotFoundError):
+        return "no such revision on the Hub"
+    if isinstance(exc, hf_errors.EntryNotFoundError):
+        return "no such file on the Hub"
+    return f"{type(exc).__name__}: {first_line}"
+
+
+def download_from_hub(repo_id: str, filename: str, places: list[str] | None = None) -> Path | None:
+    """Download one file of a Hub dataset (or take it from the Hub cache); ``None`` if impossible,
+    with the reason added to ``places``. Never waits long when the Hub is unreachable."""
+    places = places if places is not None else []
+    where = f"Hugging Face Hub hf://datasets/{repo_id}/{filename}"
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        places.append(f"{where}: huggingface_hub is not installed")
+        return None
+    offline_reason = None
+    if hub_offline():
+        offline_reason = "offline mode (HF_HUB_OFFLINE is set)"
+    else:
+        ok, reason = hub_reachable()
+        if not ok:
+            offline_reason = reason
+    try:
+        path = hf_hub_download(
+            repo_id=repo_id, repo_type="dataset", filename=filename, local_files_only=offline_reason is not None
+        )
+    except Exception as exc:  # every Hub failure becomes one line of the DatasetNotFoundError
+        if offline_reason is not None:
+            places.append(f"{where}: {offline_reason}; not in the local Hub cache")
+        else:
+            places.append(f"{where}: {_describe_hub_error(exc)}")
+        logger.debug("Hub download of %s/%s failed", repo_id, filename, exc_info=True)
+        return None
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A dataset file that was found: its local ``path``, the ``source`` (``"local"``, ``"hub"``,
+    ``"file"``, ``"bundled"``) and how to name it in messages (``display``)."""
+
+    path: Path
+    source: str
+    display: str
+
+
+def locate(
+    repo_id: str,
+    filename: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    places: list[str] | None = None,
+) -> Located | None:
+    """Find ``filename`` of Hub dataset ``repo_id``: local folders first, then the Hub."""
+    places = places if places is not None else []
+    local = find_local(repo_id, filename, data_dir, places)
+    if local is not None:
+        return Located(local, "local", str(local))
+    downloaded = download_from_hub(repo_id, filename, places)
+    if downloaded is not None:
+        return Located(downloaded, "hub", f"hf://datasets/{repo_id}/{filename}")
+    return None
