@@ -1,0 +1,163 @@
+"""Command-line pieces of the data layer, wired by ``relemb.cli`` as ``relemb data ...``.
+
+``relemb data build-semeval2012 --platinum-dir DIR --output-dir OUT`` and ``relemb data list``; also
+runnable alone as ``python -m relemb.data ...``. Bad input exits with code 2 and one ``error: ...`` line
+on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import DataFormatError
+from .names import (
+    ANALOGY_REPO,
+    ANALOGY_SPLITS,
+    LEXICAL_REPO,
+    LEXICAL_SPLITS,
+    MAPPING_REPO,
+    RELATION_SIMILARITY_SPLITS,
+    SEMEVAL_REPO,
+    analogy_file,
+    lexical_file,
+    list_datasets,
+    semeval_file,
+)
+from .semeval import build_semeval2012
+from .sources import find_local, hub_offline, local_roots
+
+__all__ = [
+    "add_build_semeval_arguments",
+    "add_list_arguments",
+    "build_parser",
+    "main",
+    "run_build_semeval",
+    "run_list",
+]
+
+
+def _error(exc: BaseException) -> int:
+    message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def add_build_semeval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``relemb data build-semeval2012``."""
+    parser.add_argument(
+        "--platinum-dir", required=True, help="SemEval-2012 Task 2 platinum release (holds Phase2AnswersScaled/)"
+    )
+    parser.add_argument("--output-dir", required=True, help="folder to write train.jsonl and valid.jsonl to")
+    parser.add_argument("--n-positives", type=_non_negative, default=10, help="highest-rated pairs kept (default 10)")
+    parser.add_argument("--n-negatives", type=_non_negative, default=10, help="lowest-rated pairs kept (default 10)")
+    parser.add_argument(
+        "--n-validation", type=_non_negative, default=2, help="pairs of each list held out for validation (default 2)"
+    )
+
+
+def run_build_semeval(args: argparse.Namespace) -> int:
+    """Build the SemEval-2012 training set and print a summary; 0 on success, 2 on bad input."""
+    try:
+        splits = build_semeval2012(
+            args.platinum_dir,
+            args.output_dir,
+            n_positives=args.n_positives,
+            n_negatives=args.n_negatives,
+            n_validation=args.n_validation,
+        )
+    except (DataFormatError, ValueError, OSError) as exc:
+        return _error(exc)
+    for split, file_name in (("train", "train.jsonl"), ("validation", "valid.jsonl")):
+        records = splits[split]
+        if not records:
+            print(f"{split}: none (--n-validation 0)")
+            continue
+        n_pos = sum(len(r.positives) for r in records)
+        n_neg = sum(len(r.negatives) for r in records)
+        print(f"{split}: {len(records)} relations, {n_pos} positive and {n_neg} negative pairs -> {args.output_dir}/{file_name}")
+    return 0
+
+
+def add_list_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``relemb data list``."""
+    parser.add_argument("--data-dir", default=None, help="local copy in the Hub's layout (default: $RELEMB_DATA_DIR)")
+
+
+def _where(repo_id: str, filename: str, data_dir: str | None) -> str:
+    local = find_local(repo_id, filename, data_dir, [])
+    if local is not None:
+        return str(local)
+    return f"hf://datasets/{repo_id}/{filename}" + (" (offline: unavailable)" if hub_offline() else "")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print every known dataset name, its splits and where each split would be loaded from."""
+    data_dir = getattr(args, "data_dir", None)
+    roots = local_roots(data_dir)
+    print("local folders: " + (", ".join(f"{root} ({label})" for root, label in roots) if roots else "none"))
+    names = list_datasets()
+    print("\nanalogy (load_analogy):")
+    for name in names["analogy"]:
+        for split in ANALOGY_SPLITS[name]:
+            if name == "starter":
+                where = "bundled (relemb/data/starter)"
+            elif name == "semeval2012":
+                where = "built from semeval2012 validation: " + _where(SEMEVAL_REPO, "dataset/valid.jsonl", data_dir)
+            elif name == "sat_full":
+                where = _where(ANALOGY_REPO, "dataset/sat_full/test.jsonl", data_dir)
+                sat = find_local(ANALOGY_REPO, "dataset/sat/test.jsonl", data_dir, [])
+                if sat is not None and not where.startswith("/"):
+                    where = f"built from sat test + validation in {sat.parent}"
+            else:
+                where = _where(ANALOGY_REPO, f"dataset/{name}/{analogy_file(split)}", data_dir)
+            print(f"  {name:<34} {split:<10} {where}")
+    print("\nlexical (load_lexical):")
+    for name in names["lexical"]:
+        for split in LEXICAL_SPLITS[name]:
+            print(f"  {name:<34} {split:<10} {_where(LEXICAL_REPO, f'dataset/{name}/{lexical_file(split)}', data_dir)}")
+    print("\nrelation_similarity (load_relation_similarity):")
+    for name in names["relation_similarity"]:
+        for split in RELATION_SIMILARITY_SPLITS:
+            if name == "starter":
+                where = "bundled (relemb/data/starter)"
+            else:
+                where = _where(SEMEVAL_REPO, f"dataset/{semeval_file(split)}", data_dir)
+            print(f"  {name:<34} {split:<10} {where}")
+    print("\nmapping (load_mapping):")
+    for name in names["mapping"]:
+        print(f"  {name:<34} {'test':<10} {_where(MAPPING_REPO, 'dataset/test.jsonl', data_dir)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Standalone parser: ``python -m relemb.data {build-semeval2012,list} ...``."""
+    parser = argparse.ArgumentParser(prog="relemb data", description="relemb datasets")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build-semeval2012", help="build the SemEval-2012 training set from the platinum ratings")
+    add_build_semeval_arguments(build)
+    build.set_defaults(func=run_build_semeval)
+    listing = sub.add_parser("list", help="list dataset names and where each would be loaded from")
+    add_list_arguments(listing)
+    listing.set_defaults(func=run_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
