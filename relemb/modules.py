@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules import Module, Transformer
 
+from relemb._compat import no_unpadding_kwargs
 from relemb.prompts import render_prompt, resolve_template, validate_template
 
 POOLING_MODES = ("mask", "average", "average_no_mask")
@@ -67,7 +68,7 @@ class RelationTransformer(Transformer):
         self.template = resolve_template(template)
         self.relemb_config_version = CONFIG_VERSION
         # Pooling needs the padded (batch, seq, dim) layout; flash-attention unpadding would flatten it.
-        kwargs["unpad_inputs"] = False
+        kwargs.update(no_unpadding_kwargs())
         super().__init__(model_name_or_path, **kwargs)
         if self.tokenizer is None or self.tokenizer.mask_token is None:
             raise ValueError(
