@@ -205,7 +205,9 @@ def build_starter() -> dict[str, str]:
         choice.insert(position, answer)
         return AnalogyQuestion(stem=stem, choice=tuple(choice), answer=position, prefix=relation)
 
-    analogy_valid = [question(r, "analogy_valid", s["analogy_valid"][0], s["analogy_valid"][1]) for r, s in splits.items()]
+    analogy_valid = [
+        question(r, "analogy_valid", s["analogy_valid"][0], s["analogy_valid"][1]) for r, s in splits.items()
+    ]
     analogy_test = []
     for relation, s in splits.items():
         held = s["analogy_test"]
@@ -227,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = build_starter()
     if args.check:
-        stale = [n for n, c in files.items() if not (args.output_dir / n).is_file() or (args.output_dir / n).read_text(encoding="utf-8") != c]
+        stale = [
+            name
+            for name, content in files.items()
+            if not (args.output_dir / name).is_file()
+            or (args.output_dir / name).read_text(encoding="utf-8") != content
+        ]
         for name in stale:
             print(f"stale: {args.output_dir / name}", file=sys.stderr)
         return 1 if stale else 0

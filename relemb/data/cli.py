@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import DataFormatError
 from .names import (
@@ -86,7 +87,8 @@ def run_build_semeval(args: argparse.Namespace) -> int:
             continue
         n_pos = sum(len(r.positives) for r in records)
         n_neg = sum(len(r.negatives) for r in records)
-        print(f"{split}: {len(records)} relations, {n_pos} positive and {n_neg} negative pairs -> {args.output_dir}/{file_name}")
+        target = Path(args.output_dir) / file_name
+        print(f"{split}: {len(records)} relations, {n_pos} positive and {n_neg} negative pairs -> {target}")
     return 0
 
 

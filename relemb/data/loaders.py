@@ -194,8 +194,9 @@ def load_analogy(name_or_path: PathArg, split: str = "test", data_dir: PathArg |
     """
     canonical = canonical_analogy_name(name_or_path) if isinstance(name_or_path, str) else None
     known_name = canonical in ANALOGY_SPLITS
-    split_for_path = analogy_file(normalize_split(split)) if normalize_split(split) != "train" else "train.jsonl"
-    explicit = _explicit_source(name_or_path, known_name, split_for_path, "analogy questions")
+    norm = normalize_split(split)
+    split_file = analogy_file(norm) if norm != "train" else "train.jsonl"  # for a folder path
+    explicit = _explicit_source(name_or_path, known_name, split_file, "analogy questions")
     if explicit is not None:
         return _read(explicit, AnalogyQuestion.from_dict, f"analogy questions {explicit.display}")
     if canonical is None:
@@ -310,9 +311,8 @@ def load_relation_similarity(
     split = check_split(canonical, split, RELATION_SIMILARITY_SPLITS)
     if canonical == "starter":
         return _read(_starter("relation_similarity", split), _relation_parser(), f"starter/{split}")
-    located = _fetch(
-        SEMEVAL_REPO, f"dataset/{semeval_file(split)}", f"'semeval2012' (relational similarity, split {split})", data_dir
-    )
+    what = f"'semeval2012' (relational similarity, split {split})"
+    located = _fetch(SEMEVAL_REPO, f"dataset/{semeval_file(split)}", what, data_dir)
     return _read(located, _relation_parser(), f"semeval2012/{split}")
 
 
