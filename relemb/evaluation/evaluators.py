@@ -1,0 +1,126 @@
+"""sentence-transformers evaluators, so ``SentenceTransformerTrainer`` can log relemb's benchmarks.
+
+>>> from relemb.data import load_relation_similarity, semeval_validation_questions
+>>> questions = semeval_validation_questions(load_relation_similarity("starter", "validation"))
+>>> evaluator = AnalogyEvaluator(questions, name="semeval2012_validation")
+>>> evaluator.primary_metric
+'semeval2012_validation_accuracy'
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sentence_transformers.base.evaluation import BaseEvaluator
+
+from relemb.data import AnalogyQuestion
+from relemb.evaluation.analogy import check_direction, predict_answers, question_pairs, score_questions
+
+__all__ = ["AnalogyEvaluator"]
+
+logger = logging.getLogger("relemb.evaluation")
+
+
+class AnalogyEvaluator(BaseEvaluator):
+    """Analogy accuracy of a relation model, as a sentence-transformers evaluator.
+
+    Every unique pair of the questions is embedded once through ``model.encode`` (so under DDP the
+    trainer's sharded encode is used; the evaluator itself runs no collectives); the answer is the
+    choice most similar (cosine) to the stem, the first maximum winning ties.
+
+    **Metric keys.** Called directly it returns ``{"<name>_accuracy": a}`` (``{"accuracy": a}`` when
+    ``name`` is empty) with ``a`` in [0, 1], and ``primary_metric == "<name>_accuracy"``. Inside
+    ``SentenceTransformerTrainer`` the key is logged as ``eval_<name>_accuracy``: with
+    ``name="semeval2012_validation"`` set ``metric_for_best_model="eval_semeval2012_validation_accuracy"``
+    (``greater_is_better=True``). In a ``SequentialEvaluator`` the keys are the same.
+
+    Args:
+        questions: a list of :class:`~relemb.data.AnalogyQuestion` (e.g. from
+            :func:`relemb.data.semeval_validation_questions` or :func:`relemb.data.load_analogy`).
+        name: the metric prefix (letters, digits, ``_``; e.g. ``"semeval2012_validation"``).
+        direction: ``forward`` (default) | ``reverse`` | ``bidirectional``.
+        batch_size: encode batch size.
+        show_progress_bar: show encode's progress bar.
+        write_csv: append a row to ``<output_path>/analogy_evaluation_<name>_results.csv`` per call.
+
+    Example::
+
+        from relemb.data import load_relation_similarity, semeval_validation_questions
+        questions = semeval_validation_questions(load_relation_similarity("semeval2012", "validation"))
+        evaluator = AnalogyEvaluator(questions, name="semeval2012_validation")
+        trainer = SentenceTransformerTrainer(model=relbert.encoder, evaluator=evaluator, ...)
+        evaluator(relbert.encoder)   # {"semeval2012_validation_accuracy": 0.41}
+    """
+
+    def __init__(
+        self,
+        questions: Sequence[AnalogyQuestion],
+        name: str = "",
+        direction: str = "forward",
+        batch_size: int = 64,
+        show_progress_bar: bool = False,
+        write_csv: bool = True,
+    ) -> None:
+        super().__init__()
+        questions = list(questions)
+        if not questions:
+            raise ValueError("AnalogyEvaluator needs at least one question, got none")
+        for index, question in enumerate(questions):
+            if not isinstance(question, AnalogyQuestion):
+                raise TypeError(f"question {index} is not an AnalogyQuestion: {question!r}")
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+        self.questions = questions
+        self.name = name
+        self.direction = check_direction(direction)
+        self.batch_size = int(batch_size)
+        self.show_progress_bar = show_progress_bar
+        self.write_csv = write_csv
+        self.pairs = question_pairs(questions, direction)
+        self.answers = np.array([q.answer for q in questions], dtype=np.int64)
+        self.greater_is_better = True
+        self.primary_metric = f"{name}_accuracy" if name else "accuracy"
+        self.csv_file = f"analogy_evaluation{'_' + name if name else ''}_results.csv"
+        self.csv_headers = ["epoch", "steps", "accuracy"]
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        """Score ``model`` (a ``SentenceTransformer``, or a :class:`relemb.RelBERT`: its encoder is used)."""
+        encoder = getattr(model, "encoder", model)
+        embeddings = encoder.encode(
+            self.pairs, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, convert_to_numpy=True
+        )
+        embeddings = np.asarray(embeddings)
+        lookup = dict(zip(self.pairs, embeddings))
+        predictions = predict_answers(score_questions(self.questions, lookup, self.direction))
+        accuracy = float(np.mean(predictions == self.answers))
+        where = f" in epoch {epoch} after {steps} steps" if epoch != -1 else ""
+        logger.info("AnalogyEvaluator %r%s: accuracy %.2f%%", self.name, where, 100 * accuracy)
+
+        if output_path is not None and self.write_csv:
+            os.makedirs(output_path, exist_ok=True)
+            csv_path = os.path.join(output_path, self.csv_file)
+            is_new = not os.path.isfile(csv_path)
+            with open(csv_path, newline="", mode="a", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                if is_new:
+                    writer.writerow(self.csv_headers)
+                writer.writerow([epoch, steps, accuracy])
+
+        metrics = self.prefix_name_to_metrics({"accuracy": accuracy}, self.name)
+        if hasattr(encoder, "model_card_data"):
+            self.store_metrics_in_model_card_data(encoder, metrics, epoch, steps)
+        return metrics
+
+    @property
+    def description(self) -> str:
+        return "Relation Analogy"
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"direction": self.direction} if self.direction != "forward" else {}

@@ -1,0 +1,86 @@
+"""relemb.evaluation.evaluators: the AnalogyEvaluator as a sentence-transformers evaluator."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from relemb.data import AnalogyQuestion, load_relation_similarity, semeval_validation_questions
+from relemb.evaluation.analogy import evaluate_analogy
+from relemb.evaluation.evaluators import AnalogyEvaluator
+
+QUESTIONS = [
+    AnalogyQuestion(("tokyo", "japan"), (("paris", "france"), ("puppy", "dog"), ("hot", "cold")), 0),
+    AnalogyQuestion(("puppy", "dog"), (("kitten", "cat"), ("wheel", "car"), ("up", "down"), ("pen", "paper")), 1),
+    AnalogyQuestion(("oak", "tree"), (("rose", "flower"), ("salmon", "fish"), ("gold", "ring")), 2),
+]
+
+
+class FakeEncoder:
+    """A stand-in for a SentenceTransformer: encode() looks pairs up in hand-made vectors."""
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+        self.encoded = []
+
+    def encode(self, pairs, batch_size=32, show_progress_bar=None, convert_to_numpy=True):
+        self.encoded.append(list(pairs))
+        return np.array([self.vectors[p] for p in pairs], dtype=np.float32)
+
+
+def test_metric_key_and_hand_computed_accuracy(tmp_path):
+    stem, good, bad = [1.0, 0.0], [0.9, 0.1], [0.0, 1.0]
+    vectors = {("a", "b"): stem, ("c", "d"): good, ("e", "f"): bad, ("g", "h"): stem}
+    questions = [
+        AnalogyQuestion(("a", "b"), (("e", "f"), ("c", "d")), 1),  # right
+        AnalogyQuestion(("g", "h"), (("c", "d"), ("e", "f"), ("e", "f")), 1),  # wrong
+    ]
+    evaluator = AnalogyEvaluator(questions, name="toy")
+    assert evaluator.primary_metric == "toy_accuracy"
+    encoder = FakeEncoder(vectors)
+    metrics = evaluator(encoder, output_path=str(tmp_path), epoch=1, steps=10)
+    assert metrics == {"toy_accuracy": 0.5}
+    assert len(encoder.encoded) == 1 and sorted(encoder.encoded[0]) == sorted(vectors)  # each pair once
+    evaluator(encoder, output_path=str(tmp_path), epoch=2, steps=20)
+    rows = list(csv.reader(open(tmp_path / "analogy_evaluation_toy_results.csv", encoding="utf-8")))
+    assert rows == [["epoch", "steps", "accuracy"], ["1", "10", "0.5"], ["2", "20", "0.5"]]
+
+
+def test_no_name_gives_plain_accuracy_key():
+    evaluator = AnalogyEvaluator(QUESTIONS)
+    vectors = {p: [1.0, float(i)] for i, p in enumerate(evaluator.pairs)}
+    metrics = evaluator(FakeEncoder(vectors))
+    assert list(metrics) == ["accuracy"] and evaluator.primary_metric == "accuracy"
+
+
+def test_agrees_with_the_runner_on_a_real_encoder(tiny_model):
+    evaluator = AnalogyEvaluator(QUESTIONS, name="toy", direction="bidirectional")
+    metrics = evaluator(tiny_model.encoder)
+    expected = evaluate_analogy(tiny_model, QUESTIONS, direction="bidirectional").accuracy
+    assert metrics["toy_accuracy"] == pytest.approx(expected)
+    assert evaluator(tiny_model) == metrics  # a RelBERT facade is accepted too
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="at least one question"):
+        AnalogyEvaluator([])
+    with pytest.raises(TypeError, match="AnalogyQuestion"):
+        AnalogyEvaluator([("a", "b")])
+    with pytest.raises(ValueError, match="direction"):
+        AnalogyEvaluator(QUESTIONS, direction="both")
+
+
+def test_trainer_logs_eval_prefixed_key(tiny_model, tmp_path):
+    """The key the training engineer sets as metric_for_best_model."""
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    questions = semeval_validation_questions(load_relation_similarity("starter", "validation"))
+    evaluator = AnalogyEvaluator(questions, name="semeval2012_validation")
+    args = SentenceTransformerTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
+    trainer = SentenceTransformerTrainer(model=tiny_model.encoder, args=args, evaluator=evaluator)
+    metrics = trainer.evaluate()
+    assert "eval_semeval2012_validation_accuracy" in metrics
+    direct = evaluator(tiny_model.encoder)["semeval2012_validation_accuracy"]
+    assert metrics["eval_semeval2012_validation_accuracy"] == pytest.approx(direct)
