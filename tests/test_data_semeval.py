@@ -217,3 +217,18 @@ def test_cli_list(tmp_path, monkeypatch, capsys):
     for name in ("sat_full", "BLESS", "K&H+N", "semeval2012", "starter", "relation_mapping"):
         assert name in printed
     assert "bundled" in printed
+
+
+def test_wired_into_the_relemb_command(platinum, tmp_path, capsys):
+    from relemb.cli import main as relemb_main
+
+    out = tmp_path / "wired"
+    assert relemb_main(["data", "build-semeval2012", "--platinum-dir", str(platinum), "--output-dir", str(out)]) == 0
+    assert (out / "train.jsonl").is_file() and (out / "valid.jsonl").is_file()
+    assert relemb_main(["data", "list"]) == 0
+    assert "starter" in capsys.readouterr().out
+    assert relemb_main(["data", "build-semeval2012", "--platinum-dir", str(tmp_path / "x"), "--output-dir", "o"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    with pytest.raises(SystemExit) as info:
+        relemb_main(["data"])
+    assert info.value.code == 2

@@ -30,10 +30,12 @@ from .semeval import build_semeval2012
 from .sources import find_local, hub_offline, local_roots
 
 __all__ = [
+    "add_arguments",
     "add_build_semeval_arguments",
     "add_list_arguments",
     "build_parser",
     "main",
+    "run",
     "run_build_semeval",
     "run_list",
 ]
@@ -143,22 +145,34 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``relemb data`` command (``relemb.cli`` contract): subcommands ``build-semeval2012`` and ``list``."""
+    sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    help_text = "build the SemEval-2012 training set from the platinum ratings"
+    build = sub.add_parser("build-semeval2012", help=help_text, description=help_text)
+    add_build_semeval_arguments(build)
+    build.set_defaults(_data_run=run_build_semeval)
+    help_text = "list dataset names, their splits and where each would be loaded from"
+    listing = sub.add_parser("list", help=help_text, description=help_text)
+    add_list_arguments(listing)
+    listing.set_defaults(_data_run=run_list)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ``relemb data`` subcommand chosen in ``args`` (``relemb.cli`` contract)."""
+    return int(args._data_run(args) or 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Standalone parser: ``python -m relemb.data {build-semeval2012,list} ...``."""
     parser = argparse.ArgumentParser(prog="relemb data", description="relemb datasets")
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build-semeval2012", help="build the SemEval-2012 training set from the platinum ratings")
-    add_build_semeval_arguments(build)
-    build.set_defaults(func=run_build_semeval)
-    listing = sub.add_parser("list", help="list dataset names and where each would be loaded from")
-    add_list_arguments(listing)
-    listing.set_defaults(func=run_list)
+    add_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """``python -m relemb.data ...``; returns the exit code."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
