@@ -4,20 +4,37 @@
 >>> model = RelBERT.from_pretrained("minilm")
 >>> model.get_embedding(("camera", "photographer")).shape
 (384,)
+
+Heavy imports (torch, sentence-transformers) happen on first use of a name, so ``import relemb.data``
+and ``relemb --help`` stay fast.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from relemb.model import RelBERT  # noqa: E402
-from relemb.modules import POOLING_MODES, RelationPooling, RelationTransformer  # noqa: E402
-from relemb.prompts import DEFAULT_TEMPLATE_ID, TEMPLATES  # noqa: E402
+_LAZY = {
+    "RelBERT": "relemb.model",
+    "RelationTransformer": "relemb.modules",
+    "RelationPooling": "relemb.modules",
+    "POOLING_MODES": "relemb.modules",
+    "TEMPLATES": "relemb.prompts",
+    "DEFAULT_TEMPLATE_ID": "relemb.prompts",
+}
 
-__all__ = [
-    "RelBERT",
-    "RelationTransformer",
-    "RelationPooling",
-    "POOLING_MODES",
-    "TEMPLATES",
-    "DEFAULT_TEMPLATE_ID",
-    "__version__",
-]
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'relemb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
