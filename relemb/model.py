@@ -27,6 +27,7 @@ from relemb.checkpoint import (
     is_relemb_modules,
     read_json,
 )
+from relemb.hub import hub_unavailable_reason
 from relemb.modules import (
     DEFAULT_POOLING,
     RelationPooling,
@@ -86,15 +87,18 @@ def _inspect(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any]] | None,
         return read_json(local / "modules.json"), read_json(local / "config.json")
     if local.exists() or _looks_like_path(name):
         raise ModelNotFoundError(f"model path {name!r} is not a folder (no such directory)")
+    unavailable = hub_unavailable_reason()
+    if unavailable:  # only the local Hub cache can answer: fail in seconds, not after download retries
+        hub_kwargs = {**hub_kwargs, "local_files_only": True}
     try:
         modules = _hub_json(name, "modules.json", **hub_kwargs)
         config = _hub_json(name, "config.json", **hub_kwargs)
     except Exception as error:
-        if is_network_error(error):
+        if unavailable or is_network_error(error):
             raise ModelNotFoundError(
                 f"could not load model {name!r}: there is no local folder of that name and the Hugging Face Hub "
-                f"is unreachable ({type(error).__name__}). Pass a local path, use the embedded model 'minilm', "
-                "or connect to the network."
+                f"is unreachable ({unavailable or type(error).__name__}) and has no cached copy. Pass a local "
+                "path, use the embedded model 'minilm', or connect to the network."
             ) from None
         raise ModelNotFoundError(
             f"could not load model {name!r}: no local folder of that name, and the Hub says: {error}"

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+
+from relemb.hub import HUB_PROBE_TIMEOUT, hub_offline, hub_reachable
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -36,11 +34,6 @@ __all__ = [
 logger = logging.getLogger("relemb.data")
 
 DATA_DIR_ENV = "RELEMB_DATA_DIR"
-#: Seconds to wait for a TCP connection to the Hub before treating it as unreachable.
-HUB_PROBE_TIMEOUT = 3.0
-_PROBE_TTL = 60.0
-_probe_cache: dict[tuple[str, int], tuple[float, bool, str]] = {}
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
@@ -86,56 +79,6 @@ def find_local(
         why = "no such file" if root.is_dir() else "the folder does not exist"
         places.append(f"{candidate} ({label}): {why}")
     return None
-
-
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set; read at call time."""
-    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _hub_endpoint() -> str:
-    try:
-        from huggingface_hub import constants
-
-        return constants.ENDPOINT
-    except Exception:  # pragma: no cover - huggingface_hub is a dependency
-        return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-
-
-def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> tuple[bool, str]:
-    """Quick TCP probe of the Hub endpoint (cached for a minute): ``(reachable, reason)``.
-
-    Skipped (assumed reachable) when a proxy is configured, since the proxy decides.
-    """
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True, "proxy configured"
-    url = urlparse(_hub_endpoint())
-    host = url.hostname or "huggingface.co"
-    port = url.port or (80 if url.scheme == "http" else 443)
-    now = time.monotonic()
-    cached = _probe_cache.get((host, port))
-    if cached is not None and now - cached[0] < _PROBE_TTL:
-        return cached[1], cached[2]
-    result: dict[str, object] = {}
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=probe, name="relemb-hub-probe", daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    if result.get("ok"):
-        ok, reason = True, "reachable"
-    elif "error" in result:
-        ok, reason = False, f"cannot reach {host}:{port} ({result['error']})"
-    else:
-        ok, reason = False, f"cannot reach {host}:{port} (no answer within {timeout:g} s)"
-    _probe_cache[(host, port)] = (now, ok, reason)
-    return ok, reason
 
 
 def _describe_hub_error(exc: BaseException) -> str:
