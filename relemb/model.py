@@ -71,10 +71,12 @@ def _looks_like_path(name: str) -> bool:
 def _hub_json(repo_id: str, filename: str, **hub_kwargs: Any) -> Any:
     """Download and parse one JSON file of a Hub model repo; ``None`` if the repo lacks it."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
         path = hf_hub_download(repo_id, filename, **hub_kwargs)
+    except LocalEntryNotFoundError:  # not cached and not downloadable: not the same as "the repo lacks it"
+        raise
     except EntryNotFoundError:
         return None
     return read_json(path)

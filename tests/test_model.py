@@ -103,6 +103,17 @@ def test_hub_id_offline_fails_fast_and_clearly(monkeypatch):
     assert time.monotonic() - start < 30
 
 
+def test_hub_id_with_unreachable_network_fails_fast(monkeypatch):
+    import relemb.model
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(relemb.model, "hub_unavailable_reason", lambda: "cannot reach huggingface.co:443 (test)")
+    start = time.monotonic()
+    with pytest.raises(ModelNotFoundError, match=r"unreachable \(cannot reach huggingface.co:443 \(test\)\)"):
+        RelBERT.from_pretrained("someone/not-cached-model")
+    assert time.monotonic() - start < 30
+
+
 def test_save_load_round_trip(tmp_path, tiny_encoder_path):
     model = RelBERT.from_pretrained(tiny_encoder_path, template="e", pooling="mask", max_length=40, device="cpu")
     expected = model.get_embedding(PAIRS)
