@@ -21,15 +21,45 @@ from .analogy import (
     group_accuracy,
     predict_answers,
 )
+from .classification import (
+    DEFAULT_GRID,
+    ClassificationResult,
+    classification_metrics,
+    evaluate_classification,
+    pair_features,
+    tune_classifier,
+)
+from .embeddings import embed_pairs
 from .evaluators import AnalogyEvaluator
+from .mapping import (
+    MappingResult,
+    evaluate_mapping,
+    mapping_accuracy,
+    permutation_scores,
+    similarity_tensor,
+    solve_mapping,
+)
 
 __all__ = [
+    "DEFAULT_GRID",
     "DIRECTIONS",
     "AnalogyEvaluator",
     "AnalogyResult",
+    "ClassificationResult",
+    "MappingResult",
     "analogy_accuracy",
     "analogy_scores",
+    "classification_metrics",
+    "embed_pairs",
     "evaluate_analogy",
+    "evaluate_classification",
+    "evaluate_mapping",
     "group_accuracy",
+    "mapping_accuracy",
+    "pair_features",
+    "permutation_scores",
     "predict_answers",
+    "similarity_tensor",
+    "solve_mapping",
+    "tune_classifier",
 ]

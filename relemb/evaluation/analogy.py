@@ -28,11 +28,12 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from relemb.data import AnalogyQuestion, load_analogy
+from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
 
 __all__ = [
     "DIRECTIONS",
@@ -59,12 +60,6 @@ DIRECTIONS = ("forward", "reverse", "bidirectional")
 TIE_TOLERANCE = 1e-9
 
 Pair = tuple[str, str]
-
-
-class PairEmbedder(Protocol):
-    """Anything that embeds word pairs: a :class:`relemb.RelBERT` or a test double."""
-
-    def get_embedding(self, pairs: Any, batch_size: int = ..., show_progress_bar: bool | None = ...) -> np.ndarray: ...
 
 
 def check_direction(direction: str) -> str:
@@ -245,19 +240,6 @@ def score_questions(
     )
 
 
-def embed_pairs(
-    model: PairEmbedder, pairs: Sequence[Pair], batch_size: int = 64, show_progress_bar: bool | None = None
-) -> dict[Pair, np.ndarray]:
-    """Embed ``pairs`` in one batched call and return ``{pair: embedding}``."""
-    pairs = list(dict.fromkeys(tuple(p) for p in pairs))
-    if not pairs:
-        return {}
-    matrix = np.asarray(model.get_embedding(pairs, batch_size=batch_size, show_progress_bar=show_progress_bar))
-    if matrix.ndim != 2 or matrix.shape[0] != len(pairs):
-        raise ValueError(f"the model returned embeddings of shape {matrix.shape} for {len(pairs)} pairs")
-    return dict(zip(pairs, matrix))
-
-
 @dataclass
 class AnalogyResult:
     """The score of one analogy dataset: ``accuracy`` in [0, 1], per-``prefix`` accuracies, predictions."""
@@ -318,6 +300,7 @@ def evaluate_analogy(
     batch_size: int = 64,
     show_progress_bar: bool | None = None,
     name: str | None = None,
+    cache: dict | None = None,
 ) -> AnalogyResult:
     """Score ``model`` on an analogy dataset: every unique pair is embedded once, in one batched pass.
 
@@ -328,6 +311,7 @@ def evaluate_analogy(
             ``starter``...), a ``.jsonl`` path, or a list of :class:`~relemb.data.AnalogyQuestion`.
         split: ``test`` or ``validation``.
         direction: ``forward`` (as published) | ``reverse`` | ``bidirectional``.
+        cache: an optional ``{pair: vector}`` dict shared across calls (pairs in it are not re-embedded).
 
     Example::
 
@@ -339,7 +323,7 @@ def evaluate_analogy(
     start = time.perf_counter()
     questions = load_questions(dataset, split, data_dir)
     pairs = question_pairs(questions, direction)
-    embeddings = embed_pairs(model, pairs, batch_size=batch_size, show_progress_bar=show_progress_bar)
+    embeddings = embed_pairs(model, pairs, batch_size, show_progress_bar, cache=cache)
     scores = score_questions(questions, embeddings, direction)
     predictions = predict_answers(scores)
     correct = predictions == np.array([q.answer for q in questions])
