@@ -194,6 +194,15 @@ def test_learn_prompt_dispatches_by_kind(tiny_bert_path, records):
     args = PromptLearningArguments(prompt="ptuning", prompt_n1=0, prompt_n2=1, prompt_n3=0, prompt_iterations=1)
     result = learn_prompt(model, records, args)  # RelBERT's nce loss
     assert model.template == result.template == "<subj> <relemb_p0> <obj> <mask>"
+    # the trainer's rows (relemb.train.build_datasets(...).dataset) work as well
+    from datasets import Dataset
+
+    pairs, labels = relation_rows(records)
+    rows = Dataset.from_dict({"pair": [list(p) for p in pairs], "label": labels})
+    again = RelBERT.from_pretrained(tiny_bert_path, device="cpu")
+    assert learn_prompt(again, rows, args).template == "<subj> <relemb_p0> <obj> <mask>"
+    with pytest.raises(ValueError, match="columns 'pair' and 'label'"):
+        learn_prompt(again, Dataset.from_dict({"pair": [["a", "b"]]}), args)
     with pytest.raises(TypeError, match="PromptLearningArguments"):
         learn_prompt(model, records, {"prompt": "ptuning"})
     other = RelBERT.from_pretrained(tiny_bert_path, device="cpu")

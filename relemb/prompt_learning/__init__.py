@@ -18,7 +18,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .autoprompt import (
     AutoPromptResult,
@@ -68,7 +68,7 @@ __all__ = [
 
 def learn_prompt(
     model: RelBERT,
-    data: Sequence[RelationRecord] | PromptObjective,
+    data: Sequence[RelationRecord] | PromptObjective | Any,
     args: PromptLearningArguments,
 ) -> AutoPromptResult | PTuningResult | None:
     """Learn the prompt ``args.prompt`` asks for, in place on ``model``; ``manual`` does nothing.

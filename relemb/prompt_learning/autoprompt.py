@@ -218,14 +218,15 @@ class AutoPromptResult:
 
 def learn_autoprompt(
     model: RelBERT,
-    data: Sequence[RelationRecord] | PromptObjective,
+    data: Sequence[RelationRecord] | PromptObjective | Any,
     args: PromptLearningArguments | None = None,
 ) -> AutoPromptResult:
     """Search trigger words for ``model`` (encoder frozen) and set ``model.template`` to the result.
 
     Args:
         model: the relation model; only its template changes.
-        data: training relations (``load_relation_similarity(...)``) or a ready :class:`PromptObjective`.
+        data: training relations (``load_relation_similarity(...)``), the trainer's rows
+            (``relemb.train.build_datasets(...).dataset``) or a ready :class:`PromptObjective`.
         args: trigger counts, iterations, candidates, batch size, loss, seed, initial word.
 
     Example::

@@ -123,6 +123,30 @@ class PromptObjective:
         module = build_prompt_loss(model, loss) if isinstance(loss, str) else loss
         return cls(model, module, pairs, labels, batch_size=batch_size, seed=seed)
 
+    @classmethod
+    def from_dataset(
+        cls,
+        model: RelBERT,
+        dataset: Any,
+        *,
+        loss: str | nn.Module = "nce",
+        batch_size: int = 64,
+        seed: int = 0,
+    ) -> PromptObjective:
+        """The objective on training rows as ``relemb.train.build_datasets`` makes them: a
+        ``datasets.Dataset`` with a ``pair`` column (``[head, tail]``) and a ``label`` column.
+
+        Example::
+
+            data = relemb.train.build_datasets(data_args)
+            objective = PromptObjective.from_dataset(model, data.dataset, loss=loss_module)
+        """
+        columns = list(getattr(dataset, "column_names", []) or [])
+        if "pair" not in columns or "label" not in columns:
+            raise ValueError(f"a training dataset needs the columns 'pair' and 'label'; it has {columns}")
+        module = build_prompt_loss(model, loss) if isinstance(loss, str) else loss
+        return cls(model, module, dataset["pair"], dataset["label"], batch_size=batch_size, seed=seed)
+
     @property
     def batches_per_epoch(self) -> int:
         return len(self.sampler)
@@ -173,13 +197,16 @@ def frozen_encoder(model: RelBERT) -> Iterator[None]:
 
 
 def resolve_objective(
-    model: RelBERT, data: Sequence[RelationRecord] | PromptObjective, loss: str, batch_size: int, seed: int
+    model: RelBERT, data: Sequence[RelationRecord] | PromptObjective | Any, loss: str, batch_size: int, seed: int
 ) -> PromptObjective:
-    """``data`` itself when it is a :class:`PromptObjective`, else the objective built from the records."""
+    """The objective of ``data``: a :class:`PromptObjective` (used as is), a ``datasets.Dataset`` of
+    training rows (``pair``, ``label``) or a list of :class:`~relemb.data.RelationRecord`."""
     if isinstance(data, PromptObjective):
         if data.model is not model:
             raise ValueError("the PromptObjective was built for a different model than the one given")
         return data
+    if hasattr(data, "column_names"):
+        return PromptObjective.from_dataset(model, data, loss=loss, batch_size=batch_size, seed=seed)
     return PromptObjective.from_records(model, data, loss=loss, batch_size=batch_size, seed=seed)
 
 

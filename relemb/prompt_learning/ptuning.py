@@ -237,7 +237,7 @@ class PTuningResult:
 
 def learn_ptuning(
     model: RelBERT,
-    data: Sequence[RelationRecord] | PromptObjective,
+    data: Sequence[RelationRecord] | PromptObjective | Any,
     args: PromptLearningArguments | None = None,
 ) -> PTuningResult:
     """P-tune ``model`` (encoder frozen) in place: afterwards it holds the learned prompt and is ready to
@@ -246,7 +246,8 @@ def learn_ptuning(
     Args:
         model: the relation model; prompt tokens are added to its tokenizer and embedding matrix and its
             template becomes ``[P]*n1 <subj> [P]*n2 <obj> [P]*n3 <mask>``.
-        data: training relations (``load_relation_similarity(...)``) or a ready :class:`PromptObjective`.
+        data: training relations (``load_relation_similarity(...)``), the trainer's rows
+            (``relemb.train.build_datasets(...).dataset``) or a ready :class:`PromptObjective`.
         args: prompt token counts, steps (``prompt_iterations``), batch size, learning rate, loss, seed.
 
     Example::
