@@ -1,0 +1,423 @@
+"""Fine-tune a relation model with ``SentenceTransformerTrainer``: the pieces and the whole run.
+
+``train(model_args, data_args, loss_args, training_args)`` checks every argument and loads every
+dataset first (a bad argument fails before a model is loaded), then builds
+
+- the model (:func:`build_model`): a :class:`relemb.RelBERT` whose ``encoder`` the trainer trains;
+- the rows (:func:`build_datasets`): one ``(pair, label)`` row per positive and negative pair of every
+  relation, batched by :class:`relemb.samplers.RelationBatchSampler`;
+- the loss (:func:`build_loss`): :class:`relemb.losses.RelationNCELoss` or ``RelationTripletLoss``;
+- the evaluators (:func:`build_evaluators`): RelBERT's SemEval-2012 validation questions plus any
+  analogy validation sets, scored after every epoch; the best epoch is kept;
+
+and writes the final model (with its model card), ``results.json`` and the checkpoints to
+``output_dir``.
+
+Example::
+
+    from relemb.train import train
+    from relemb.train_config import DataArguments, LossArguments, ModelArguments, RelationTrainingArguments
+
+    result = train(
+        ModelArguments(base_model="minilm"),
+        DataArguments(data="starter", test_datasets=["starter"]),
+        LossArguments(loss="nce"),
+        RelationTrainingArguments(output_dir="out", num_train_epochs=2, learning_rate=5e-5),
+    )
+    print(result.results["test"])
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformerTrainer
+from sentence_transformers.base.evaluation import SequentialEvaluator
+
+from relemb.checkpoint import RelBERTConfig
+from relemb.data import (
+    AnalogyQuestion,
+    RelationRecord,
+    load_analogy,
+    load_relation_similarity,
+    parent_of,
+    semeval_validation_questions,
+)
+from relemb.evaluation import AnalogyEvaluator, evaluate_analogy
+from relemb.losses import RelationNCELoss, RelationTripletLoss
+from relemb.model import RelBERT
+from relemb.samplers import LABEL_COLUMN, RelationBatchSampler, encode_label
+from relemb.train_config import (
+    SEMEVAL_SELECTION_METRIC,
+    DataArguments,
+    LossArguments,
+    ModelArguments,
+    RelationTrainingArguments,
+)
+
+__all__ = [
+    "RelationTrainer",
+    "TrainResult",
+    "TrainingData",
+    "build_datasets",
+    "build_evaluators",
+    "build_loss",
+    "build_model",
+    "records_to_dataset",
+    "select_relations",
+    "train",
+]
+
+logger = logging.getLogger("relemb.train")
+
+RESULTS_FILE = "results.json"
+LOSS_HEAD_FILE = "relemb_loss_head.safetensors"
+SEMEVAL_VALIDATION_NAME = "semeval2012_validation"
+
+
+# ------------------------------------------------------------------------------------------- data
+@dataclass
+class TrainingData:
+    """Everything :func:`train` needs from the data side, loaded and checked before any model."""
+
+    dataset: Any  # datasets.Dataset with columns "pair" ([head, tail]) and "label" ([relation, polarity, pair])
+    relations: list[str]
+    parents: list[str]
+    parent_groups: list[int]
+    validation: dict[str, list[AnalogyQuestion]] = field(default_factory=dict)
+    test: dict[str, list[AnalogyQuestion]] = field(default_factory=dict)
+    excluded: list[str] = field(default_factory=list)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.dataset)
+
+
+def select_relations(records: list[RelationRecord], exclude: list[str]) -> tuple[list[RelationRecord], list[str]]:
+    """Drop the relations named in ``exclude`` (relation types like ``8/d`` or parent classes like ``1``).
+
+    Returns the kept records and the excluded relation types; an unknown name is a ``ValueError``.
+
+    >>> rs = [RelationRecord(t, [("a", "b")], []) for t in ("1/a", "1/b", "8/d")]
+    >>> [r.relation_type for r in select_relations(rs, ["1"])[0]]
+    ['8/d']
+    """
+    types = [r.relation_type for r in records]
+    parents = sorted({parent_of(t) for t in types}, key=lambda p: (len(p), p))
+    for name in exclude:
+        if name not in types and name not in parents:
+            raise ValueError(
+                f"--exclude-relations: {name!r} is neither a relation type nor a parent class of the training data; "
+                f"parent classes: {', '.join(parents)}; relation types look like {', '.join(types[:5])}..."
+            )
+    chosen = set(exclude)
+    kept = [r for r in records if r.relation_type not in chosen and r.parent not in chosen]
+    excluded = [r.relation_type for r in records if r not in kept]
+    if len(kept) < 2:
+        raise ValueError(
+            f"--exclude-relations leaves {len(kept)} relation(s) to train on; at least 2 are needed"
+        )
+    return kept, excluded
+
+
+def records_to_dataset(records: list[RelationRecord]) -> tuple[Any, list[str], list[str], list[int]]:
+    """One row per pair: ``{"pair": [head, tail], "label": [relation, polarity, pair_id]}``.
+
+    Returns ``(dataset, relation types, parent classes, parent index of each relation)``. The same word pair
+    gets the same ``pair_id`` wherever it appears, so the losses can refuse it as a false negative.
+
+    >>> ds, rels, parents, groups = records_to_dataset([RelationRecord("1/a", [("x", "y")], [("y", "x")])])
+    >>> ds["label"], rels, parents, groups
+    ([[0, 1, 0], [0, 0, 1]], ['1/a'], ['1'], [0])
+    """
+    from datasets import Dataset
+
+    pair_ids: dict[tuple[str, str], int] = {}
+    pairs: list[list[str]] = []
+    labels: list[list[int]] = []
+    relations = [r.relation_type for r in records]
+    parents: list[str] = []
+    parent_groups: list[int] = []
+    for index, record in enumerate(records):
+        if record.parent not in parents:
+            parents.append(record.parent)
+        parent_groups.append(parents.index(record.parent))
+        for polarity, group in ((True, record.positives), (False, record.negatives)):
+            for pair in group:
+                pid = pair_ids.setdefault(tuple(pair), len(pair_ids))
+                pairs.append([pair[0], pair[1]])
+                labels.append(encode_label(index, polarity, pid))
+    dataset = Dataset.from_dict({"pair": pairs, LABEL_COLUMN: labels})
+    return dataset, relations, parents, parent_groups
+
+
+def _validation_records(data_args: DataArguments) -> list[RelationRecord] | None:
+    source = data_args.validation_data or data_args.data
+    if data_args.validation_data is None and Path(source).expanduser().is_file():
+        return None  # a single training file has no validation split of its own
+    return load_relation_similarity(source, "validation", data_dir=data_args.data_dir)
+
+
+def build_datasets(data_args: DataArguments) -> TrainingData:
+    """Load and check every dataset of a run: training relations, validation questions, test questions.
+
+    Raises ``DatasetNotFoundError``/``DataFormatError``/``ValueError`` naming the problem.
+    """
+    records = load_relation_similarity(data_args.data, "train", data_dir=data_args.data_dir)
+    kept, excluded = select_relations(records, data_args.exclude_relations)
+    for record in kept:
+        if len(record.positives) < 2:
+            raise ValueError(
+                f"relation {record.relation_type!r} of {data_args.data!r} has {len(record.positives)} positive pair(s); "
+                "contrastive training needs at least 2 per relation"
+            )
+    dataset, relations, parents, groups = records_to_dataset(kept)
+    validation: dict[str, list[AnalogyQuestion]] = {}
+    valid_records = _validation_records(data_args)
+    if valid_records is not None:
+        valid_records = [r for r in valid_records if r.relation_type not in excluded]
+        validation[SEMEVAL_VALIDATION_NAME] = semeval_validation_questions(valid_records)
+    for name in data_args.eval_datasets:
+        validation[_metric_name(name, "validation")] = load_analogy(name, "validation", data_dir=data_args.data_dir)
+    test = {name: load_analogy(name, "test", data_dir=data_args.data_dir) for name in data_args.test_datasets}
+    logger.info(
+        "training on %d relations (%d pairs)%s", len(relations), len(dataset),
+        f", excluding {len(excluded)}: {', '.join(excluded)}" if excluded else "",
+    )
+    return TrainingData(dataset, relations, parents, groups, validation, test, excluded)
+
+
+def _metric_name(dataset: str, split: str) -> str:
+    stem = Path(dataset).stem if ("/" in dataset or dataset.endswith(".jsonl")) else dataset
+    clean = "".join(c if c.isalnum() else "_" for c in stem.lower()).strip("_") or "analogy"
+    return f"{clean}_{split}"
+
+
+# ------------------------------------------------------------------------------------------ model
+def build_model(model_args: ModelArguments, device: str | None = None) -> RelBERT:
+    """The relation model to train: ``model_args.base_model`` with the template, pooling and max length."""
+    return RelBERT.from_pretrained(
+        model_args.base_model,
+        template=model_args.template,
+        pooling=model_args.pooling,
+        max_length=model_args.max_length,
+        device=device,
+    )
+
+
+def build_loss(loss_args: LossArguments, model: RelBERT, data: TrainingData) -> torch.nn.Module:
+    """The loss module named by ``loss_args.loss`` on ``model.encoder``."""
+    if loss_args.loss == "nce":
+        return RelationNCELoss(
+            model.encoder,
+            temperature=loss_args.temperature,
+            loob=loss_args.loob,
+            negative_augmentation=loss_args.negative_augmentation,
+            parent_groups=data.parent_groups if loss_args.parent_contrast else None,
+            classification=loss_args.classification_loss,
+        )
+    if loss_args.loss == "triplet":
+        return RelationTripletLoss(
+            model.encoder,
+            margin=loss_args.margin,
+            negative_augmentation=loss_args.negative_augmentation,
+            classification=loss_args.classification_loss,
+        )
+    raise ValueError(f"unknown loss {loss_args.loss!r}")
+
+
+class ValidationEvaluator(SequentialEvaluator):
+    """The model-selection evaluator: every validation set's accuracy plus their mean
+    (``validation_mean_accuracy``, logged as ``eval_validation_mean_accuracy``)."""
+
+    def __init__(self, evaluators: list[AnalogyEvaluator]) -> None:
+        super().__init__(evaluators, main_score_function=lambda scores: float(np.mean(scores)))
+
+    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+        results = super().__call__(model, output_path, epoch, steps)
+        results["validation_mean_accuracy"] = results.pop("sequential_score")
+        self.primary_metric = "validation_mean_accuracy"
+        return results
+
+
+def build_evaluators(data: TrainingData, batch_size: int = 64) -> ValidationEvaluator | None:
+    """One :class:`~relemb.evaluation.AnalogyEvaluator` per validation set, wrapped for model selection."""
+    if not data.validation:
+        return None
+    evaluators = [AnalogyEvaluator(qs, name=name, batch_size=batch_size) for name, qs in data.validation.items()]
+    return ValidationEvaluator(evaluators)
+
+
+# ---------------------------------------------------------------------------------------- trainer
+class RelationTrainer(SentenceTransformerTrainer):
+    """``SentenceTransformerTrainer`` that saves every checkpoint as a loadable relemb model (relemb's model
+    card instead of sentence-transformers', which cannot encode word pairs) and keeps the loss's own
+    weights (the classification head) in the checkpoint, so a resumed run loses nothing."""
+
+    def __init__(self, *args: Any, relemb_config: RelBERTConfig | None = None, **kwargs: Any) -> None:
+        self.relemb_config = relemb_config or RelBERTConfig()
+        super().__init__(*args, **kwargs)
+
+    def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
+        """relemb writes its own model card (``relemb.model_card``); sentence-transformers' card tracking
+        would try to encode sentences with a word-pair model."""
+
+    def _save(self, output_dir: str | None = None, state_dict: Any = None) -> None:
+        from safetensors.torch import save_file
+
+        output_dir = output_dir if output_dir is not None else self.args.output_dir
+        RelBERT(self.model, self.relemb_config).save_pretrained(output_dir)
+        torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
+        head = self.loss.head_state_dict() if hasattr(self.loss, "head_state_dict") else {}
+        if head:
+            save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, os.path.join(output_dir, LOSS_HEAD_FILE))
+
+    def _load_from_checkpoint(self, checkpoint_path: str, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_checkpoint(checkpoint_path)
+        head_file = os.path.join(checkpoint_path, LOSS_HEAD_FILE)
+        if os.path.isfile(head_file) and hasattr(self.loss, "head_state_dict"):
+            from safetensors.torch import load_file
+
+            self.loss.load_state_dict(load_file(head_file, device=str(self.model.device)), strict=False)
+
+
+# ------------------------------------------------------------------------------------------ train
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model, the ``results.json`` content and where it is saved."""
+
+    model: RelBERT
+    results: dict[str, Any]
+    output_dir: str
+
+
+def _resolve_resume(value: str | bool | None, output_dir: str) -> str | None:
+    """``resume_from_checkpoint``: ``None``/``false`` = no; ``last``/``true`` = the newest checkpoint in
+    ``output_dir``; else a checkpoint folder."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if value is None or value is False or str(value).lower() in ("", "false", "no", "none"):
+        return None
+    if value is True or str(value).lower() in ("true", "last", "yes"):
+        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        if last is None:
+            raise FileNotFoundError(
+                f"resume_from_checkpoint={value!r}: no checkpoint-* folder in {output_dir!r} to resume from"
+            )
+        return last
+    path = Path(str(value)).expanduser()
+    if not (path / "trainer_state.json").is_file():
+        raise FileNotFoundError(
+            f"resume_from_checkpoint {str(value)!r} is not a training checkpoint (no trainer_state.json there)"
+        )
+    return str(path)
+
+
+def recipe(model_args: ModelArguments, data_args: DataArguments, loss_args: LossArguments,
+           training_args: RelationTrainingArguments, data: TrainingData) -> dict[str, Any]:
+    """The training recipe stored in the model's config (``config.training``) and in ``results.json``."""
+    datasets = ["relbert/semeval2012_relational_similarity"] if data_args.data.lower() == "semeval2012" else []
+    return {
+        "data": data_args.data,
+        "datasets": datasets,
+        "relations": len(data.relations),
+        "pairs": data.n_pairs,
+        "excluded_relations": data.excluded,
+        **{k: v for k, v in asdict(loss_args).items() if loss_args.loss == "triplet" or k != "margin"},
+        "learning_rate": training_args.learning_rate,
+        "epochs": training_args.num_train_epochs,
+        "batch_size": training_args.per_device_train_batch_size,
+        "world_size": training_args.world_size,
+        "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+        "warmup_steps": training_args.warmup_steps,
+        "lr_scheduler": str(getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
+        "seed": training_args.seed,
+        "model_selection": list(data.validation),
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def train(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    loss_args: LossArguments,
+    training_args: RelationTrainingArguments,
+    *,
+    device: str | None = None,
+) -> TrainResult:
+    """Fine-tune, select the best epoch, score the test sets, save everything to ``training_args.output_dir``.
+
+    ``training_args.resume_from_checkpoint`` (``"last"`` or a checkpoint folder) continues a killed run.
+    """
+    output_dir = str(training_args.output_dir)
+    resume = _resolve_resume(training_args.resume_from_checkpoint, output_dir)
+    data = build_datasets(data_args)
+    evaluator = build_evaluators(data, batch_size=max(16, training_args.per_device_eval_batch_size))
+    if evaluator is None:
+        if training_args.eval_strategy != "no" or training_args.load_best_model_at_end:
+            raise ValueError(
+                "no validation set for model selection: --data is a single file without a validation split; pass "
+                "--validation_data, --eval_datasets, or --eval_strategy no --load_best_model_at_end false"
+            )
+    training_args.batch_sampler = RelationBatchSampler
+    if training_args.metric_for_best_model == SEMEVAL_SELECTION_METRIC and evaluator is not None:
+        training_args.greater_is_better = True
+    start = time.perf_counter()
+    model = build_model(model_args, device=device)
+    loss = build_loss(loss_args, model, data)
+    config = model.config
+    config.training = recipe(model_args, data_args, loss_args, training_args, data)
+    trainer = RelationTrainer(
+        model=model.encoder,
+        args=training_args,
+        train_dataset=data.dataset,
+        loss=loss,
+        evaluator=evaluator,
+        relemb_config=config,
+    )
+    train_output = trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.perf_counter() - start
+
+    results: dict[str, Any] = {
+        "base_model": config.base_model,
+        "template": model.template,
+        "pooling": model.pooling,
+        "recipe": config.training,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_metric": trainer.state.best_metric,
+        "global_steps": trainer.state.global_step,
+        "train_seconds": round(train_seconds, 1),
+        "train_loss": train_output.training_loss,
+        "history": [entry for entry in trainer.state.log_history if any(k.startswith("eval_") for k in entry)],
+        "validation": {},
+        "test": {},
+    }
+    if trainer.is_world_process_zero():
+        model.encoder.eval()
+        if evaluator is not None:
+            scores = evaluator(model.encoder)
+            results["validation"] = {k: v for k, v in scores.items()}
+        for name, questions in data.test.items():
+            result = evaluate_analogy(model, questions, "test", name=name, show_progress_bar=False)
+            results["test"][name] = result.accuracy
+        config.results = {
+            **{f"{k}": round(v, 4) for k, v in results["validation"].items()},
+            **{f"{name}_test_accuracy": round(v, 4) for name, v in results["test"].items()},
+        }
+        model.save_pretrained(output_dir)
+        _write_json(Path(output_dir) / RESULTS_FILE, results)
+        logger.info("saved the trained model and %s to %s", RESULTS_FILE, output_dir)
+    return TrainResult(model=model, results=results, output_dir=output_dir)

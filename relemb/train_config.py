@@ -1,0 +1,274 @@
+"""The argument dataclasses of ``relemb-train`` (parsed with ``transformers.HfArgumentParser``).
+
+Four groups: :class:`ModelArguments` (base model, template, pooling, max length), :class:`DataArguments`
+(training relations, validation and test sets, excluded relations), :class:`LossArguments` (loss and
+its options) and :class:`RelationTrainingArguments` (every ``SentenceTransformerTrainingArguments``
+option, with RelBERT's defaults). Each validates itself on creation, so a bad value fails before any
+model is loaded.
+
+>>> args = LossArguments(loss="triplet", margin=0.5)
+>>> args.loss, args.margin
+('triplet', 0.5)
+>>> LossArguments(loss="cosine")
+Traceback (most recent call last):
+...
+ValueError: unknown loss 'cosine'; choose one of nce, triplet
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from sentence_transformers import SentenceTransformerTrainingArguments
+
+from relemb.losses import LOSSES
+from relemb.modules import POOLING_MODES, check_pooling_mode
+from relemb.prompts import resolve_template
+from relemb.samplers import RelationBatchSampler
+
+__all__ = [
+    "DataArguments",
+    "LossArguments",
+    "ModelArguments",
+    "QUICKSTART",
+    "RelationTrainingArguments",
+    "SEMEVAL_SELECTION_METRIC",
+    "argument_dataclasses",
+    "read_config_file",
+]
+
+#: The metric ``relemb-train`` keeps the best checkpoint by (mean accuracy over its validation sets).
+SEMEVAL_SELECTION_METRIC = "eval_validation_mean_accuracy"
+
+# NOTE: no ``from __future__``-dependent annotations below: HfArgumentParser resolves them with
+# typing.get_type_hints, which works with the postponed strings of this module.
+
+
+@dataclass
+class ModelArguments:
+    """The relation model to fine-tune."""
+
+    base_model: str = field(
+        default="roberta-large",
+        metadata={
+            "help": "Encoder to start from: a Hub id, a local folder (a transformers checkpoint or a relemb model), "
+            "or 'minilm' (the embedded all-MiniLM-L6-v2).",
+            "aliases": ["--model"],
+        },
+    )
+    template: str = field(
+        default="d",
+        metadata={"help": "Prompt template: an id a-e (RelBERT's manual templates) or a string with <subj>, <obj> "
+                  "and one <mask>."},
+    )
+    pooling: str = field(
+        default="average_no_mask",
+        metadata={"help": f"Pooling: {', '.join(POOLING_MODES)}."},
+    )
+    max_length: int = field(default=64, metadata={"help": "Truncation length of a prompt in tokens."})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_model, str) or not self.base_model.strip():
+            raise ValueError("base_model is empty: give a Hub id, a local folder or 'minilm'")
+        self.template = resolve_template(self.template)
+        check_pooling_mode(self.pooling)
+        if not isinstance(self.max_length, int) or self.max_length < 8:
+            raise ValueError(f"max_length must be an integer >= 8, got {self.max_length!r}")
+
+
+@dataclass
+class DataArguments:
+    """What to train on, what to select the best epoch by, what to report at the end."""
+
+    data: str = field(
+        default="semeval2012",
+        metadata={"help": "Training relations: 'semeval2012', 'starter' (bundled, no download), a folder with "
+                  "train.jsonl/valid.jsonl, or a .jsonl file in the SemEval format."},
+    )
+    data_dir: Optional[str] = field(
+        default=None,
+        metadata={"help": "Local copy of the relbert datasets (default: $RELEMB_DATA_DIR, then the Hub)."},
+    )
+    validation_data: Optional[str] = field(
+        default=None,
+        metadata={"help": "Relations whose validation split becomes the model-selection questions (default: the "
+                  "validation split of --data; set it when --data is a single file)."},
+    )
+    eval_datasets: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Extra analogy datasets whose validation split joins model selection (e.g. u2 u4 google "
+                  "bats)."},
+    )
+    test_datasets: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Analogy datasets scored (test split) with the final model; written to results.json."},
+    )
+    exclude_relations: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Relation types (e.g. 8/d) or whole parent classes (e.g. 1) left out of training and "
+                  "validation (RelBERT's memorization test)."},
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("eval_datasets", "test_datasets", "exclude_relations"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = value.split()
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ValueError(f"{name} must be a list of names, got {getattr(self, name)!r}")
+            setattr(self, name, [v.strip() for v in value])
+        if not isinstance(self.data, str) or not self.data.strip():
+            raise ValueError("data is empty: give 'semeval2012', 'starter', a folder or a .jsonl file")
+        if self.data_dir is not None and not Path(self.data_dir).expanduser().is_dir():
+            raise FileNotFoundError(f"data_dir {self.data_dir!r} is not a folder (no such directory)")
+
+
+@dataclass
+class LossArguments:
+    """The training objective."""
+
+    loss: str = field(
+        default="nce",
+        metadata={"help": "nce (RelBERT 2023 InfoNCE, default) or triplet (EMNLP 2021).", "choices": list(LOSSES)},
+    )
+    temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature tau (0.05 = ST's scale 20)."})
+    loob: bool = field(default=False, metadata={"help": "InfoLOOB: leave the positive out of the denominator."})
+    negative_augmentation: bool = field(
+        default=True,
+        metadata={"help": "Use the positives of the other relations in the batch as negatives."},
+    )
+    parent_contrast: bool = field(
+        default=False,
+        metadata={"help": "Add a parent-class-level InfoNCE term (relations of the same parent class attract)."},
+    )
+    margin: float = field(default=1.0, metadata={"help": "Triplet margin (Euclidean)."})
+    classification_loss: bool = field(
+        default=False,
+        metadata={"help": "Add SBERT's classification term -log g(a,p) - log(1-g(a,n)) on [u; v; |u-v|]."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not self.margin >= 0:
+            raise ValueError(f"margin must be >= 0, got {self.margin!r}")
+        if self.loss == "triplet" and self.parent_contrast:
+            raise ValueError("parent_contrast is an option of the nce loss, not of triplet")
+
+
+@dataclass
+class RelationTrainingArguments(SentenceTransformerTrainingArguments):
+    """``SentenceTransformerTrainingArguments`` with RelBERT's defaults: lr 5e-6, 10 epochs, 10 warm-up steps,
+    constant learning rate, evaluation and a checkpoint every epoch, best epoch kept (by the mean accuracy
+    over the validation sets). The batch sampler is always :class:`~relemb.samplers.RelationBatchSampler`;
+    ``per_device_train_batch_size`` is the target number of word pairs per batch (whole relations).
+    """
+
+    output_dir: Optional[str] = field(
+        default=None, metadata={"help": "Output folder: the final model, results.json, checkpoints."}
+    )
+    learning_rate: float = field(default=5e-6, metadata={"help": "Peak learning rate.", "aliases": ["--lr"]})
+    num_train_epochs: float = field(default=10.0, metadata={"help": "Training epochs.", "aliases": ["--epochs"]})
+    per_device_train_batch_size: int = field(
+        default=128,
+        metadata={"help": "Word pairs per batch and device (whole relations are kept together).",
+                  "aliases": ["--batch-size"]},
+    )
+    warmup_steps: float = field(default=10, metadata={"help": "Linear warm-up steps (or a ratio < 1)."})
+    lr_scheduler_type: str = field(default="constant_with_warmup", metadata={"help": "Learning-rate schedule."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to score the validation sets."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to write a checkpoint."})
+    save_total_limit: Optional[int] = field(
+        default=2, metadata={"help": "Checkpoints kept (the best one is always kept)."}
+    )
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best epoch's weights."})
+    metric_for_best_model: Optional[str] = field(
+        default=SEMEVAL_SELECTION_METRIC, metadata={"help": "Metric the best checkpoint is chosen by."}
+    )
+    greater_is_better: Optional[bool] = field(default=True, metadata={"help": "Higher metric is better."})
+    logging_steps: float = field(default=10, metadata={"help": "Log the loss every N steps."})
+    report_to: Optional[str] = field(default="none", metadata={"help": "Logging integrations (none, tensorboard...)."})
+    batch_sampler: Any = field(default=RelationBatchSampler, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.output_dir is None or not str(self.output_dir).strip():
+            raise ValueError("output_dir is required: where the trained model, results.json and checkpoints go")
+        if self.per_device_train_batch_size < 2:
+            raise ValueError(f"per_device_train_batch_size must be >= 2, got {self.per_device_train_batch_size}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        super().__post_init__()
+
+
+def argument_dataclasses() -> tuple[type, ...]:
+    """The dataclasses of ``relemb-train``, in parsing order."""
+    return (ModelArguments, DataArguments, LossArguments, RelationTrainingArguments)
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML (``.yaml``/``.yml``) or JSON config file as a flat dict; keys may use ``-`` or ``_``.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp(), "c.yaml"); _ = p.write_text("base-model: minilm\\nlr: 1.0e-5\\n")
+    >>> read_config_file(p)
+    {'base_model': 'minilm', 'learning_rate': 1e-05}
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise ValueError(f"config file {str(path)!r}: use a .yaml, .yml or .json file")
+    except (json.JSONDecodeError, Exception) as error:
+        if isinstance(error, ValueError) and "use a .yaml" in str(error):
+            raise
+        raise ValueError(f"config file {str(path)!r} is not valid {path.suffix[1:].upper()}: {error}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a mapping of option names to values")
+    aliases = option_aliases()
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).lstrip("-").replace("-", "_")
+        out[aliases.get(name, name)] = value
+    return out
+
+
+def option_aliases() -> dict[str, str]:
+    """Alias (``lr``, ``epochs``, ``batch_size``, ``model``) -> field name."""
+    aliases = {}
+    for dtype in argument_dataclasses():
+        for f in fields(dtype):
+            for alias in f.metadata.get("aliases", []):
+                aliases[alias.lstrip("-").replace("-", "_")] = f.name
+    return aliases
+
+
+#: ``relemb-train --quickstart``: the embedded MiniLM, SemEval-2012 when RELEMB_DATA_DIR is set (else the
+#: bundled starter set); options given on the command line or in --config still win.
+QUICKSTART: dict[str, Any] = {
+    "base_model": "minilm",
+    "template": "d",
+    "pooling": "average_no_mask",
+    "loss": "nce",
+    "learning_rate": 5e-5,
+    "num_train_epochs": 5,
+    "per_device_train_batch_size": 128,
+    "warmup_steps": 10,
+    "output_dir": "relemb-quickstart",
+    "save_total_limit": 1,
+}
