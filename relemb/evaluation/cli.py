@@ -1,0 +1,339 @@
+"""``relemb-eval`` (``relemb eval``): analogy, classification, mapping and plot from the command line.
+
+Each subcommand loads its datasets first (a bad name fails before the model is loaded), loads the
+model (``--model``: a folder, a Hub id or ``minilm``), shows progress bars, prints a table like the
+papers' and writes everything to ``--output`` as JSON (atomically).
+
+Example::
+
+    relemb-eval analogy --model minilm --datasets u2 u4 google bats --data-dir /data/relbert --output analogy.json
+    relemb-eval classification --model minilm --data-dir /data/relbert --output classification.json
+    relemb-eval mapping --model minilm --datasets problems.jsonl
+    relemb-eval plot --model minilm --datasets BLESS --data-dir /data/relbert --output bless.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from relemb.data import LEXICAL_DATASETS
+
+__all__ = ["add_arguments", "run"]
+
+DEFAULT_ANALOGY = ("u2", "u4", "google", "bats")
+
+
+# ------------------------------------------------------------------------------------------ arguments
+def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
+    group = parser.add_argument_group("model and data")
+    group.add_argument("--model", required=True, help="a model folder, a Hub id, or 'minilm' (embedded all-MiniLM-L6-v2)")
+    group.add_argument("--template", default=None, help="template id a-e or a template string (default: the model's, else d)")
+    group.add_argument("--pooling", default=None, choices=("mask", "average", "average_no_mask"), help="default: the model's")
+    group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens (default: the model's, else 64)")
+    group.add_argument("--batch-size", type=int, default=64, help="encode batch size (default 64)")
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: CUDA when available)")
+    group.add_argument("--data-dir", default=None, help="local copy of the relbert datasets (default: $RELEMB_DATA_DIR, else the Hub)")
+    group.add_argument("--output", default=None, help=output_help)
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``analogy``, ``classification``, ``mapping`` and ``plot`` subcommands to ``parser``."""
+    subparsers = parser.add_subparsers(dest="eval_command", metavar="TASK", required=True)
+
+    analogy = subparsers.add_parser("analogy", help="multiple-choice analogy accuracy (SAT, U2, U4, Google, BATS ...)")
+    analogy.add_argument("--datasets", nargs="+", default=list(DEFAULT_ANALOGY),
+                         help="analogy dataset names or .jsonl paths (default: u2 u4 google bats)")
+    analogy.add_argument("--split", default="test", help="test (default) or validation")
+    analogy.add_argument("--direction", default="forward", choices=("forward", "reverse", "bidirectional"),
+                         help="forward (default, as published), reverse or bidirectional")
+    _common(analogy, "write the results as JSON to this file")
+    analogy.set_defaults(_eval=_run_analogy)
+
+    classification = subparsers.add_parser("classification", help="lexical relation classification with an MLP probe")
+    classification.add_argument("--datasets", nargs="+", default=list(LEXICAL_DATASETS),
+                                help="BLESS CogALexV EVALution K&H+N ROOT09 (default: all five) or folders with "
+                                     "train.jsonl, test.jsonl and optionally val.jsonl")
+    classification.add_argument("--hidden-sizes", nargs="+", type=_positive_int, default=None,
+                                help="grid: hidden layer sizes (default 100 150 200)")
+    classification.add_argument("--learning-rates", nargs="+", type=float, default=None,
+                                help="grid: initial learning rates (default 1e-3 1e-4)")
+    classification.add_argument("--alphas", nargs="+", type=float, default=None,
+                                help="grid: L2 penalties (default 1e-4 1e-3)")
+    classification.add_argument("--cv-folds", type=_positive_int, default=3,
+                                help="cross-validation folds when a dataset has no validation split (default 3)")
+    classification.add_argument("--refit-on", default="train", choices=("train", "train+validation"),
+                                help="data of the final fit (default train, as published)")
+    classification.add_argument("--seed", type=int, default=0, help="random seed of every fit (default 0)")
+    classification.add_argument("--n-jobs", type=int, default=None, help="parallel grid-search fits (default 1)")
+    _common(classification, "write the results as JSON to this file")
+    classification.set_defaults(_eval=_run_classification)
+
+    mapping = subparsers.add_parser("mapping", help="relation mapping accuracy (Ushio et al. 2023)")
+    mapping.add_argument("--datasets", nargs="+", default=["relation_mapping"],
+                         help="relation_mapping (default) or .jsonl files of {source, target} records")
+    mapping.add_argument("--method", default="auto", choices=("auto", "exact", "beam"),
+                         help="search: exact (all permutations), beam (beam + 2-swap climbing), auto (default)")
+    mapping.add_argument("--objective", default="sum", choices=("sum", "reference"),
+                         help="sum over ordered pairs (default) or the reference's mean of maxima")
+    mapping.add_argument("--beam-size", type=_positive_int, default=16, help="beam width (default 16)")
+    mapping.add_argument("--restarts", type=int, default=8, help="random restarts of the climbing (default 8)")
+    mapping.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _common(mapping, "write the results as JSON to this file")
+    mapping.set_defaults(_eval=_run_mapping)
+
+    plot = subparsers.add_parser("plot", help="2-D plot of a dataset's relation embeddings, coloured by relation")
+    plot.add_argument("--datasets", nargs="+", required=True,
+                      help="lexical datasets (BLESS ...), semeval2012, starter, or files")
+    plot.add_argument("--split", default="train", help="split to plot (default train)")
+    plot.add_argument("--method", default="tsne", choices=("tsne", "pca", "umap"), help="projection (default tsne)")
+    plot.add_argument("--level", default="parent", choices=("parent", "relation"),
+                      help="relation-similarity sets: colour by parent class (default) or relation type")
+    plot.add_argument("--max-pairs", type=_positive_int, default=2000, help="plot at most this many pairs (default 2000)")
+    plot.add_argument("--seed", type=int, default=0, help="random seed of the sample and projection (default 0)")
+    _common(plot, "the PNG file (one dataset) or a folder for <dataset>.png files (default: <dataset>.png here)")
+    plot.set_defaults(_eval=_run_plot)
+
+
+# ---------------------------------------------------------------------------------------------- run
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand; user errors are raised as ValueError/OSError (cli.py prints them)."""
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    return int(args._eval(args) or 0)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.no_progress
+
+
+def _load_model(args: argparse.Namespace):
+    from relemb import RelBERT
+
+    return RelBERT.from_pretrained(
+        args.model, template=args.template, pooling=args.pooling, device=args.device, max_length=args.max_length
+    )
+
+
+def _model_info(model: Any, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "model": args.model,
+        "base_model": model.config.base_model,
+        "template": model.template,
+        "pooling": model.pooling,
+        "max_length": model.max_length,
+        "embedding_dim": model.embedding_dim,
+        "device": str(model.device),
+    }
+
+
+def _check_output(path: str | None, suffix: str = ".json") -> Path | None:
+    if path is None:
+        return None
+    output = Path(path).expanduser()
+    if output.is_dir():
+        raise ValueError(f"--output {path!r} is a folder; give a {suffix} file path")
+    return output
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    from relemb.data.jsonl import write_files_atomic
+
+    write_files_atomic({path: json.dumps(payload, indent=2, ensure_ascii=False) + "\n"})
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _payload(command: str, args: argparse.Namespace, model: Any, results: dict[str, Any], started: float) -> dict[str, Any]:
+    from relemb import __version__
+
+    config = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "eval_command")}
+    return {
+        "task": command,
+        "relemb_version": __version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "model": _model_info(model, args),
+        "arguments": config,
+        "results": results,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table (pastes into docs/results.md as it is)."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])])
+
+
+def _over(datasets: Sequence[str], args: argparse.Namespace, what: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(datasets, desc=what, unit="dataset", disable=not _progress(args) or len(datasets) < 2, file=sys.stderr)
+
+
+def _preload(datasets: Sequence[str], load: Callable[[str], Any]) -> dict[str, Any]:
+    loaded = {}
+    for name in dict.fromkeys(datasets):
+        loaded[name] = load(name)
+    return loaded
+
+
+# ------------------------------------------------------------------------------------------ analogy
+def _run_analogy(args: argparse.Namespace) -> int:
+    from relemb.data import load_analogy
+    from relemb.evaluation.analogy import evaluate_analogy, load_questions
+
+    started = time.perf_counter()
+    output = _check_output(args.output)
+    data = _preload(args.datasets, lambda name: load_questions(load_analogy(name, args.split, data_dir=args.data_dir)))
+    model = _load_model(args)
+    results = {}
+    for name in _over(list(data), args, "analogy"):
+        result = evaluate_analogy(
+            model, data[name], args.split, direction=args.direction, batch_size=args.batch_size,
+            show_progress_bar=_progress(args), name=name,
+        )
+        results[name] = result.to_dict()
+    rows = [[name, f"{100 * r['accuracy']:.1f}", r["n_questions"]] for name, r in results.items()]
+    if len(rows) > 1:
+        rows.append(["average", f"{100 * sum(r['accuracy'] for r in results.values()) / len(results):.1f}", ""])
+    print(f"Analogy accuracy (%), {args.split}, {args.direction}, model {args.model}")
+    print(_table(["dataset", "accuracy", "questions"], rows))
+    if output is not None:
+        _write_json(output, _payload("analogy", args, model, results, started))
+    return 0
+
+
+# ----------------------------------------------------------------------------------- classification
+def _grid(args: argparse.Namespace) -> dict[str, list[Any]]:
+    from relemb.evaluation.classification import DEFAULT_GRID
+
+    grid = {key: list(values) for key, values in DEFAULT_GRID.items()}
+    if args.hidden_sizes:
+        grid["hidden_layer_sizes"] = [(size,) for size in args.hidden_sizes]
+    if args.learning_rates:
+        grid["learning_rate_init"] = list(args.learning_rates)
+    if args.alphas:
+        grid["alpha"] = list(args.alphas)
+    for key in ("learning_rate_init", "alpha"):
+        if any(value <= 0 for value in grid[key]):
+            raise ValueError(f"grid values of {key} must be positive, got {grid[key]}")
+    return grid
+
+
+def _run_classification(args: argparse.Namespace) -> int:
+    from relemb.evaluation.classification import evaluate_classification, load_lexical_splits
+
+    started = time.perf_counter()
+    output = _check_output(args.output)
+    grid = _grid(args)
+    data = _preload(args.datasets, lambda name: load_lexical_splits(name, data_dir=args.data_dir))
+    for name, splits in data.items():
+        for split, records in splits.items():
+            if records is not None and not records:
+                raise ValueError(f"classification dataset {name!r}: the {split} split holds no pairs")
+    model = _load_model(args)
+    cache: dict = {}  # shared: the datasets overlap (about 10% of the pairs of the five benchmarks)
+    results = {}
+    for name in _over(list(data), args, "classification"):
+        result = evaluate_classification(
+            model, data[name], grid=grid, cv_folds=args.cv_folds, seed=args.seed, refit_on=args.refit_on,
+            batch_size=args.batch_size, show_progress_bar=_progress(args), n_jobs=args.n_jobs, cache=cache, name=name,
+        )
+        results[name] = result.to_dict()
+    rows = []
+    for name, r in results.items():
+        best = r["best_params"]
+        params = f"h={best['hidden_layer_sizes'][0]} lr={best['learning_rate_init']:g} a={best['alpha']:g}"
+        rows.append([name, f"{100 * r['micro_f1']:.1f}", f"{100 * r['macro_f1']:.1f}", params, f"{r['seconds']['total']:.0f}"])
+    print(f"Lexical relation classification, F1 (%) on test, model {args.model}, seed {args.seed}")
+    print(_table(["dataset", "micro F1", "macro F1", "chosen hyper-parameters", "seconds"], rows))
+    if output is not None:
+        _write_json(output, _payload("classification", args, model, results, started))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ mapping
+def _run_mapping(args: argparse.Namespace) -> int:
+    from relemb.data import load_mapping
+    from relemb.evaluation.mapping import evaluate_mapping
+
+    started = time.perf_counter()
+    output = _check_output(args.output)
+    data = _preload(args.datasets, lambda name: load_mapping(name, data_dir=args.data_dir))
+    model = _load_model(args)
+    results = {}
+    for name in _over(list(data), args, "mapping"):
+        result = evaluate_mapping(
+            model, data[name], method=args.method, objective=args.objective, beam_size=args.beam_size,
+            restarts=args.restarts, seed=args.seed, batch_size=args.batch_size, show_progress_bar=_progress(args),
+            name=name,
+        )
+        results[name] = result.to_dict()
+    rows = [
+        [name, f"{100 * r['accuracy']:.1f}", f"{100 * r['exact_match']:.1f}", r["n_problems"]]
+        for name, r in results.items()
+    ]
+    print(f"Relation mapping accuracy (%), objective {args.objective}, search {args.method}, model {args.model}")
+    print(_table(["dataset", "accuracy", "all terms right", "problems"], rows))
+    if output is not None:
+        _write_json(output, _payload("mapping", args, model, results, started))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- plot
+def _plot_paths(datasets: Sequence[str], output: str | None) -> dict[str, Path]:
+    def stem(name: str) -> str:
+        base = Path(name).stem if (os.sep in name or name.endswith(".jsonl")) else name
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in base) or "plot"
+
+    if output is not None and output.lower().endswith(".png"):
+        if len(datasets) > 1:
+            raise ValueError("--output names one PNG file but several datasets were given; give a folder instead")
+        return {datasets[0]: Path(output).expanduser()}
+    folder = Path(output).expanduser() if output is not None else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--output {output!r} is neither a .png path nor a folder")
+    return {name: folder / f"{stem(name)}.png" for name in datasets}
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from relemb.evaluation.plot import load_labelled_pairs, plot_relation_space
+
+    datasets = list(dict.fromkeys(args.datasets))
+    paths = _plot_paths(datasets, args.output)
+    if args.method == "umap":
+        try:
+            import umap  # noqa: F401
+        except ImportError:
+            raise ImportError("--method umap needs umap-learn: pip install umap-learn (or use tsne / pca)") from None
+    data = _preload(datasets, lambda name: load_labelled_pairs(name, args.split, args.data_dir, args.level))
+    model = _load_model(args)
+    rows = []
+    for name in _over(datasets, args, "plot"):
+        result = plot_relation_space(
+            model, data[name], paths[name], split=args.split, method=args.method, max_pairs=args.max_pairs,
+            seed=args.seed, batch_size=args.batch_size, show_progress_bar=_progress(args),
+            title=f"{name} ({args.split}), {args.model}: {args.method.upper()}",
+        )
+        rows.append([name, result.n_pairs, result.n_relations, result.path])
+    print(_table(["dataset", "pairs", "relations", "file"], rows))
+    return 0

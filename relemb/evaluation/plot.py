@@ -1,0 +1,214 @@
+"""Relation-space plots: embed the pairs of a dataset, project them to 2-D, colour them by relation.
+
+Projections come from scikit-learn (``tsne``: ``TSNE``, ``pca``: ``PCA``) or from ``umap-learn`` when it
+is installed (``umap``). Datasets: a lexical relation dataset (colour = relation label) or a
+relational-similarity set such as ``semeval2012``/``starter`` (its positive pairs; colour = parent class
+by default, or the relation type with ``level="relation"``).
+
+Example::
+
+    from relemb import RelBERT
+    from relemb.evaluation.plot import plot_relation_space
+    plot_relation_space(RelBERT.from_pretrained("minilm"), "BLESS", "bless.png", data_dir="/data/relbert")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relemb.data import load_lexical, load_relation_similarity
+from relemb.data.hierarchy import parent_class_name
+from relemb.data.names import canonical_lexical_name, canonical_relation_similarity_name
+from relemb.evaluation.embeddings import PairEmbedder, embed_pairs, pair_matrix
+
+__all__ = ["PROJECTIONS", "PlotResult", "load_labelled_pairs", "plot_relation_space", "project_2d"]
+
+PROJECTIONS = ("tsne", "pca", "umap")
+LEVELS = ("parent", "relation")
+
+Pair = tuple[str, str]
+
+
+def project_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
+    """Project ``(n, d)`` embeddings to ``(n, 2)`` with t-SNE, PCA or UMAP (seeded).
+
+    >>> project_2d(np.eye(4), "pca").shape
+    (4, 2)
+    """
+    if method not in PROJECTIONS:
+        raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or len(embeddings) < 3:
+        raise ValueError(f"need at least 3 embeddings to project, got shape {embeddings.shape}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(embeddings)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30.0, (len(embeddings) - 1) / 3))
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(embeddings)
+    try:
+        import umap
+    except ImportError:
+        raise ImportError("the 'umap' projection needs umap-learn: pip install umap-learn (or use tsne / pca)") from None
+    return umap.UMAP(n_components=2, random_state=seed).fit_transform(embeddings)
+
+
+def _first_record(path: Path) -> dict[str, Any] | None:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    return None
+                return record if isinstance(record, dict) else None
+    return None
+
+
+def _kind(dataset: str | os.PathLike, split: str) -> str:
+    if isinstance(dataset, str) and not Path(dataset).exists():
+        if canonical_lexical_name(dataset) is not None:
+            return "lexical"
+        if canonical_relation_similarity_name(dataset) is not None:
+            return "relation_similarity"
+        return "lexical"  # let the loader raise its unknown-name error listing the known names
+    path = Path(os.fspath(dataset)).expanduser()
+    if path.is_dir():
+        candidates = sorted(path.glob("*.jsonl"))
+        path = candidates[0] if candidates else path
+    if path.is_file():
+        record = _first_record(path) or {}
+        if "relation_type" in record:
+            return "relation_similarity"
+    return "lexical"
+
+
+def load_labelled_pairs(
+    dataset: str | os.PathLike, split: str = "train", data_dir: str | os.PathLike | None = None, level: str = "parent"
+) -> list[tuple[Pair, str]]:
+    """``[(pair, label), ...]`` of a lexical dataset (label = relation) or of a relational-similarity set
+    (its positive pairs; label = readable parent class, or the relation type with ``level="relation"``)."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
+    if _kind(dataset, split) == "relation_similarity":
+        records = load_relation_similarity(dataset, split, data_dir=data_dir)
+        return [
+            (pair, parent_class_name(r.parent) if level == "parent" else r.relation_type)
+            for r in records
+            for pair in r.positives
+        ]
+    return [(p.pair, p.relation) for p in load_lexical(dataset, split, data_dir=data_dir)]
+
+
+@dataclass
+class PlotResult:
+    """Where the plot went and what it shows."""
+
+    path: str
+    n_pairs: int
+    n_relations: int
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "n_pairs": self.n_pairs, "n_relations": self.n_relations, "method": self.method}
+
+
+def _colours(n: int) -> list[Any]:
+    import matplotlib
+
+    if n <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(n)]
+    return [matplotlib.colormaps["gist_ncar"](i / n) for i in range(n)]
+
+
+def plot_relation_space(
+    model: PairEmbedder,
+    dataset: str | os.PathLike | Sequence[tuple[Pair, str]],
+    output: str | os.PathLike,
+    *,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    method: str = "tsne",
+    level: str = "parent",
+    max_pairs: int = 2000,
+    seed: int = 0,
+    batch_size: int = 64,
+    show_progress_bar: bool | None = None,
+    title: str | None = None,
+) -> PlotResult:
+    """Embed the pairs of ``dataset``, project them to 2-D and write a PNG coloured by relation, with a legend.
+
+    Args:
+        dataset: a lexical dataset (``BLESS``... or a file/folder), ``semeval2012``/``starter`` (or a file
+            of relation records), or a list of ``((head, tail), label)``.
+        output: the PNG path (written atomically; parent folders are created).
+        method: ``tsne`` | ``pca`` | ``umap`` (umap needs umap-learn).
+        max_pairs: at most this many pairs are plotted (a seeded random sample of unique pairs).
+    """
+    if method not in PROJECTIONS:
+        raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")
+    if max_pairs < 3:
+        raise ValueError(f"max_pairs must be at least 3, got {max_pairs}")
+    output = Path(output)
+    if output.suffix.lower() != ".png":
+        raise ValueError(f"the plot is written as PNG: give an output path ending in .png, got {str(output)!r}")
+    if isinstance(dataset, (str, os.PathLike)):
+        labelled = load_labelled_pairs(dataset, split, data_dir, level)
+        label = os.fspath(dataset)
+    else:
+        labelled = [(tuple(pair), str(tag)) for pair, tag in dataset]
+        label = "pairs"
+    labelled = list(dict.fromkeys(labelled))  # unique (pair, label)
+    if len(labelled) < 3:
+        raise ValueError(f"dataset {label!r} has {len(labelled)} pairs; a plot needs at least 3")
+    if len(labelled) > max_pairs:
+        keep = np.sort(np.random.default_rng(seed).choice(len(labelled), size=max_pairs, replace=False))
+        labelled = [labelled[i] for i in keep]
+    pairs = [pair for pair, _ in labelled]
+    embeddings = embed_pairs(model, pairs, batch_size, show_progress_bar)
+    points = project_2d(pair_matrix(embeddings, pairs), method, seed)
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = sorted({tag for _, tag in labelled})
+    colours = _colours(len(names))
+    tags = np.array([tag for _, tag in labelled])
+    figure, axes = plt.subplots(figsize=(9, 6.5), dpi=120)
+    try:
+        for name, colour in zip(names, colours):
+            chosen = tags == name
+            axes.scatter(points[chosen, 0], points[chosen, 1], s=10, color=colour, label=f"{name} ({chosen.sum()})", alpha=0.8)
+        axes.set_title(title or f"{label} ({split}): {len(pairs)} pairs, {method.upper()}")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, markerscale=2, frameon=False,
+                    ncol=1 if len(names) <= 25 else 2)
+        figure.tight_layout()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".png", dir=output.parent)
+        os.close(handle)
+        try:
+            figure.savefig(temporary, format="png", bbox_inches="tight")
+            os.replace(temporary, output)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    finally:
+        plt.close(figure)
+    return PlotResult(path=str(output), n_pairs=len(pairs), n_relations=len(names), method=method)
