@@ -118,6 +118,8 @@ class DataArguments:
             value = getattr(self, name)
             if isinstance(value, str):
                 value = value.split()
+            if isinstance(value, (list, tuple)):  # YAML reads a parent class like 1 as a number
+                value = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
                 raise ValueError(f"{name} must be a list of names, got {getattr(self, name)!r}")
             setattr(self, name, [v.strip() for v in value])

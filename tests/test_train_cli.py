@@ -1,0 +1,163 @@
+"""relemb train / relemb-train: help, config files, end to end on the starter set, quickstart, bad arguments."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from relemb.cli import main, train_main
+from relemb.train_cli import format_results, parse_training_arguments, quickstart_defaults
+from relemb.train_config import QUICKSTART, read_config_file
+
+FAST = ["--use_cpu", "--disable_tqdm", "true", "--lr", "1e-3", "--batch-size", "128"]
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch):
+    """Make any model loading fail loudly: bad arguments must be caught before."""
+    import relemb.train as train_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model must not be loaded")
+
+    monkeypatch.setattr(train_module, "build_model", refuse)
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--base_model", "--template", "--pooling", "--loss", "--temperature", "--lr", "--epochs",
+                   "--batch-size", "--seed", "--max_length", "--output_dir", "--data", "--data_dir",
+                   "--exclude_relations", "--classification_loss", "--fp16", "--gradient_accumulation_steps",
+                   "--save_steps", "--resume_from_checkpoint", "--config", "--quickstart"):
+        assert option in text, option
+    assert "(default: roberta-large)" in " ".join(text.split())
+
+
+def test_end_to_end_on_the_starter_set(tiny_bert_path, tmp_path, capsys):
+    out = tmp_path / "model"
+    code = main(["train", "--base_model", tiny_bert_path, "--data", "starter", "--test_datasets", "starter",
+                 "--output_dir", str(out), "--epochs", "1", *FAST])
+    assert code == 0
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert f"| starter | test | {100 * results['test']['starter']:.1f} |" in printed
+    assert "| semeval2012 | validation |" in printed
+    assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
+
+
+def test_config_file_and_command_line_precedence(tmp_path):
+    config = tmp_path / "recipe.yaml"
+    config.write_text("base-model: minilm\nloss: triplet\nmargin: 0.5\nlr: 2.0e-5\nepochs: 3\n"
+                      "exclude_relations: [1, 8/d]\noutput_dir: from-config\n")
+    values = read_config_file(config)
+    assert values["base_model"] == "minilm" and values["learning_rate"] == 2e-5
+    values.update({"learning_rate": 1e-4})  # what the command line gives wins
+    model, data, loss, training = parse_training_arguments(values)
+    assert model.base_model == "minilm" and loss.loss == "triplet" and loss.margin == 0.5
+    assert training.learning_rate == 1e-4 and training.num_train_epochs == 3
+    assert data.exclude_relations == ["1", "8/d"]
+
+    as_json = tmp_path / "recipe.json"
+    as_json.write_text(json.dumps({"template": "a", "pooling": "mask", "output_dir": "x", "per_device_train_batch_size": 64}))
+    model, _, _, training = parse_training_arguments(read_config_file(as_json))
+    assert model.pooling == "mask" and training.per_device_train_batch_size == 64
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_config_file(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loss: [nce\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        read_config_file(bad)
+    listing = tmp_path / "list.json"
+    listing.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="mapping"):
+        read_config_file(listing)
+    other = tmp_path / "recipe.toml"
+    other.write_text("x = 1")
+    with pytest.raises(ValueError, match=r"\.yaml"):
+        read_config_file(other)
+    with pytest.raises(ValueError, match="unknown training option.*lossfn"):
+        parse_training_arguments({"lossfn": "nce", "output_dir": "x"})
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--template", "<subj> and <obj>"], "no <mask> placeholder"),
+        (["--pooling", "cls"], "unknown pooling mode 'cls'"),
+        (["--data", "missing/relations.jsonl"], "was not found"),
+        (["--data", "semeval2013"], "not a known relation_similarity dataset"),
+        (["--exclude_relations", "99"], "'99' is neither a relation type nor a parent class"),
+        (["--test_datasets", "u9"], "'u9'"),
+        (["--temperature", "0"], "temperature must be > 0"),
+        (["--resume_from_checkpoint", "last"], "no checkpoint-"),
+    ],
+)
+def test_bad_arguments_fail_before_training(tmp_path, capsys, no_model_loading, argv, message):
+    out = tmp_path / "never"
+    code = main(["train", "--data", "starter", "--output_dir", str(out), *FAST, *argv])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
+    assert not out.exists()
+
+
+def test_unknown_loss_and_config_key(tmp_path, capsys, no_model_loading):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--loss", "cosine", "--output_dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'cosine'" in capsys.readouterr().err
+    config = tmp_path / "c.yaml"
+    config.write_text("loss: cosine\noutput_dir: x\n")
+    assert main(["train", "--config", str(config)]) == 2
+    assert "error: unknown loss 'cosine'" in capsys.readouterr().err
+    assert main(["train", "--data", "starter"]) == 2
+    assert "output_dir is required" in capsys.readouterr().err
+
+
+def test_quickstart_defaults_follow_the_data_dir(monkeypatch):
+    monkeypatch.delenv("RELEMB_DATA_DIR", raising=False)
+    values = quickstart_defaults()
+    assert values["data"] == "starter" and values["test_datasets"] == ["starter"]
+    assert values["base_model"] == QUICKSTART["base_model"] == "minilm"
+    assert quickstart_defaults(data_dir="/somewhere")["data"] == "semeval2012"
+    monkeypatch.setenv("RELEMB_DATA_DIR", "/data")
+    assert quickstart_defaults()["test_datasets"] == ["u2", "u4", "google", "bats"]
+
+
+def test_quickstart_runs_with_a_tiny_model(tiny_roberta_path, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("RELEMB_DATA_DIR", raising=False)
+    out = tmp_path / "qs"
+    code = main(["train", "--quickstart", "--base_model", tiny_roberta_path, "--epochs", "1",
+                 "--output_dir", str(out), *FAST])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| starter | test |" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["recipe"]["data"] == "starter" and set(results["test"]) == {"starter"}
+
+
+def test_format_results_table():
+    table = format_results({"validation": {"semeval2012_validation_accuracy": 0.5, "validation_mean_accuracy": 0.5},
+                            "test": {"u2": 0.25, "u4": 0.75}})
+    assert "| semeval2012 | validation | 50.0 |" in table
+    assert "| u2 | test | 25.0 |" in table and "| mean | test | 50.0 |" in table
+
+
+@pytest.mark.slow
+def test_quickstart_on_minilm_trains_and_scores(tmp_path, capsys, monkeypatch, minilm_path):
+    monkeypatch.delenv("RELEMB_DATA_DIR", raising=False)
+    out = tmp_path / "minilm"
+    code = main(["train", "--quickstart", "--max_steps", "2", "--output_dir", str(out), "--disable_tqdm", "true",
+                 "--use_cpu"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert results["global_steps"] == 2 and 0.0 <= results["test"]["starter"] <= 1.0
+    assert "| starter | test |" in capsys.readouterr().out
