@@ -357,10 +357,12 @@ def train(
     training_args: RelationTrainingArguments,
     *,
     device: str | None = None,
+    callbacks: list[Any] | None = None,
 ) -> TrainResult:
     """Fine-tune, select the best epoch, score the test sets, save everything to ``training_args.output_dir``.
 
-    ``training_args.resume_from_checkpoint`` (``"last"`` or a checkpoint folder) continues a killed run.
+    ``training_args.resume_from_checkpoint`` (``"last"`` or a checkpoint folder) continues a killed run;
+    ``callbacks`` are ``transformers.TrainerCallback`` objects passed to the trainer.
     """
     output_dir = str(training_args.output_dir)
     resume = _resolve_resume(training_args.resume_from_checkpoint, output_dir)
@@ -386,6 +388,7 @@ def train(
         train_dataset=data.dataset,
         loss=loss,
         evaluator=evaluator,
+        callbacks=callbacks,
         relemb_config=config,
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
