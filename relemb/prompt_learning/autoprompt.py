@@ -236,7 +236,6 @@ def learn_autoprompt(
         model.save_pretrained("out")
     """
     args = args or PromptLearningArguments(prompt="autoprompt")
-    torch.manual_seed(args.prompt_seed)
     layout = TriggerLayout(*args.n_triggers)
     objective = resolve_objective(model, data, args.prompt_loss, args.prompt_batch_size, args.prompt_seed)
     word_embeddings = model.transformer.model.get_input_embeddings()
