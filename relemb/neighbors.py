@@ -1,0 +1,317 @@
+"""Nearest-neighbour search over relation embeddings: "barista:coffee" -> "baker:bread", "brewer:beer".
+
+A :class:`PairIndex` holds candidate pairs with their L2-normalised embeddings and answers cosine
+top-k queries, exactly (one matrix product, the default) or through a FAISS ``IndexFlatIP`` when
+``faiss`` is installed (``pip install 'relemb[faiss]'``; same results, for large candidate sets).
+It saves to and loads from one ``.npz`` file.
+
+>>> import numpy as np
+>>> index = PairIndex([("baker", "bread"), ("cat", "dog")], np.array([[1.0, 0.0], [0.0, 1.0]]))
+>>> index.search(np.array([0.9, 0.1]), k=1)
+[Neighbor(pair=('baker', 'bread'), score=0.9938837...)]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from relemb.modules import as_pair
+
+if TYPE_CHECKING:  # pragma: no cover
+    from relemb.model import RelBERT
+
+Pair = tuple[str, str]
+BACKENDS = ("exact", "faiss")
+INDEX_FORMAT_VERSION = 1
+#: Query rows scored per matrix product in exact search (bounds the (queries x candidates) score block).
+_QUERY_BLOCK = 256
+
+
+class Neighbor(NamedTuple):
+    """One search hit: the candidate ``pair`` and its cosine ``score`` (unpacks as ``pair, score``)."""
+
+    pair: Pair
+    score: float
+
+
+def _normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(w, str) for w in item)
+
+
+def _import_faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise ImportError(
+            "the 'faiss' backend needs the faiss package: pip install 'relemb[faiss]' (faiss-cpu); "
+            "or use backend='exact'"
+        ) from None
+    return faiss
+
+
+class PairIndex:
+    """Candidate pairs and their embeddings, searchable by cosine similarity.
+
+    Args:
+        pairs: the candidate ``(head, tail)`` pairs; duplicates are dropped (first occurrence kept).
+        embeddings: one row per pair (``(n, d)``); rows are L2-normalised on the way in.
+        backend: ``"exact"`` (a matrix product, default) or ``"faiss"`` (``IndexFlatIP``; needs faiss).
+        metadata: free-form JSON-able facts kept with the index (``model_from`` fills the model's
+            template, pooling and dimension, which :meth:`RelBERT.most_similar` checks).
+
+    Example::
+
+        index = PairIndex.from_model(model, [("baker", "bread"), ("brewer", "beer")])
+        index.save("candidates.npz")
+        PairIndex.load("candidates.npz").search(model.get_embedding(("barista", "coffee")), k=5)
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[Sequence[str]],
+        embeddings: np.ndarray,
+        *,
+        backend: str = "exact",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        checked = [as_pair(item, index) for index, item in enumerate(pairs)]
+        embeddings = np.asarray(embeddings)
+        if embeddings.ndim != 2:
+            raise ValueError(f"embeddings must be a (n, d) matrix, got shape {embeddings.shape}")
+        if embeddings.shape[0] != len(checked):
+            raise ValueError(f"got {len(checked)} pairs but {embeddings.shape[0]} embedding rows")
+        if not np.isfinite(embeddings).all():
+            raise ValueError("embeddings contain NaN or infinite values")
+        keep: dict[Pair, int] = {}
+        for row, pair in enumerate(checked):
+            keep.setdefault(pair, row)
+        rows = np.fromiter(keep.values(), dtype=np.int64, count=len(keep))
+        self.pairs: list[Pair] = list(keep)
+        self.embeddings: np.ndarray = np.ascontiguousarray(_normalize_rows(embeddings[rows].astype(np.float32)))
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.backend = backend
+        self._positions = {pair: position for position, pair in enumerate(self.pairs)}
+        self._faiss_index = None
+        if backend == "faiss":
+            faiss = _import_faiss()
+            self._faiss_index = faiss.IndexFlatIP(self.dim)
+            if len(self.pairs):
+                self._faiss_index.add(self.embeddings)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_model(
+        cls,
+        model: RelBERT,
+        pairs: Iterable[Sequence[str]],
+        *,
+        batch_size: int = 64,
+        show_progress_bar: bool | None = None,
+        backend: str = "exact",
+    ) -> PairIndex:
+        """Embed ``pairs`` with ``model`` and index them.
+
+        >>> index = PairIndex.from_model(model, [("baker", "bread"), ("brewer", "beer")])  # doctest: +SKIP
+        """
+        pairs = model.validate_pairs(pairs)
+        embeddings = model.get_embedding(pairs, batch_size=batch_size, show_progress_bar=show_progress_bar)
+        return cls(pairs, embeddings, backend=backend, metadata=model_metadata(model))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        return int(self.embeddings.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __contains__(self, pair: object) -> bool:
+        return isinstance(pair, (tuple, list)) and tuple(pair) in self._positions
+
+    def __repr__(self) -> str:
+        return f"PairIndex(n={len(self)}, dim={self.dim}, backend={self.backend!r})"
+
+    # ------------------------------------------------------------------ search
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        exclude: Pair | Sequence[Pair | None] | None = None,
+    ) -> list[Neighbor] | list[list[Neighbor]]:
+        """The ``k`` candidates most cosine-similar to each query vector, best first.
+
+        ``queries`` is one vector ``(d,)`` (returns a list of hits) or a matrix ``(m, d)`` (a list per row).
+        ``exclude`` names a pair to leave out of the hits (one per query row for a matrix), typically the
+        query pair itself. ``k`` larger than the index gives every candidate. Ties keep index order.
+        """
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        queries = np.asarray(queries, dtype=np.float32)
+        single = queries.ndim == 1
+        matrix = queries[None, :] if single else queries
+        if matrix.ndim != 2 or matrix.shape[1] != self.dim:
+            raise ValueError(f"query vectors must have dimension {self.dim} (the index's), got shape {queries.shape}")
+        if not np.isfinite(matrix).all():
+            raise ValueError("query vectors contain NaN or infinite values")
+        excluded = self._excluded_positions(exclude, len(matrix), single)
+        # Search one extra hit per query when its excluded pair is in the index, then drop it.
+        fetch = min(int(k) + 1, len(self)) if any(e is not None for e in excluded) else min(int(k), len(self))
+        if fetch == 0:
+            hits: list[list[Neighbor]] = [[] for _ in range(len(matrix))]
+        else:
+            normalized = np.ascontiguousarray(_normalize_rows(matrix))
+            if self._faiss_index is not None:
+                scores, positions = self._faiss_index.search(normalized, fetch)
+            else:
+                scores, positions = self._exact_top(normalized, fetch)
+            hits = []
+            for row_scores, row_positions, skip in zip(scores, positions, excluded):
+                row = [
+                    Neighbor(self.pairs[int(p)], float(s)) for s, p in zip(row_scores, row_positions) if p >= 0 and p != skip
+                ]
+                hits.append(row[:k])
+        return hits[0] if single else hits
+
+    def _excluded_positions(self, exclude: Any, n_queries: int, single: bool) -> list[int | None]:
+        if exclude is None:
+            return [None] * n_queries
+        if single or _is_pair(exclude):
+            if not _is_pair(exclude):
+                raise TypeError(f"exclude must be one (head, tail) pair for a single query, got {exclude!r}")
+            items = [exclude] * n_queries
+        else:
+            items = list(exclude)
+            if len(items) != n_queries:
+                raise ValueError(f"exclude has {len(items)} entries for {n_queries} queries")
+        return [None if item is None else self._positions.get(tuple(item)) for item in items]
+
+    def _exact_top(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` scores and positions per query row by blocked matrix products (ties: lower position first)."""
+        n = len(self)
+        all_scores = np.empty((len(queries), k), dtype=np.float32)
+        all_positions = np.empty((len(queries), k), dtype=np.int64)
+        for start in range(0, len(queries), _QUERY_BLOCK):
+            block = queries[start : start + _QUERY_BLOCK] @ self.embeddings.T
+            if k < n:
+                part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+                # ties at the k-th score: take every position scoring >= it, then keep the lowest positions
+                for row, scores in enumerate(block):
+                    threshold = scores[part[row]].min()
+                    candidates = np.flatnonzero(scores >= threshold)
+                    order = np.lexsort((candidates, -scores[candidates]))[:k]
+                    all_positions[start + row] = candidates[order]
+                    all_scores[start + row] = scores[candidates[order]]
+            else:
+                order = np.argsort(-block, axis=1, kind="stable")
+                all_positions[start : start + len(block)] = order
+                all_scores[start : start + len(block)] = np.take_along_axis(block, order, axis=1)
+        return all_scores, all_positions
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | os.PathLike) -> str:
+        """Write the index to one ``.npz`` file (pairs, normalised embeddings, metadata), atomically."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValueError(f"a PairIndex is saved as a .npz file, got {str(path)!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        heads = np.array([h for h, _ in self.pairs], dtype=np.str_)
+        tails = np.array([t for _, t in self.pairs], dtype=np.str_)
+        meta = json.dumps({"format_version": INDEX_FORMAT_VERSION, **self.metadata}, ensure_ascii=False)
+        handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, embeddings=self.embeddings, heads=heads, tails=tails, metadata=np.array(meta))
+            os.replace(staging, path)
+        except BaseException:
+            Path(staging).unlink(missing_ok=True)
+            raise
+        return str(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, backend: str = "exact") -> PairIndex:
+        """Read an index written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no PairIndex file at {str(path)!r}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                embeddings, heads, tails = data["embeddings"], data["heads"], data["tails"]
+                metadata = json.loads(str(data["metadata"]))
+        except (KeyError, ValueError, OSError) as error:
+            raise ValueError(f"{str(path)!r} is not a PairIndex file ({error})") from None
+        version = metadata.pop("format_version", None)
+        if version != INDEX_FORMAT_VERSION:
+            raise ValueError(f"{str(path)!r} has PairIndex format version {version!r}; this relemb reads {INDEX_FORMAT_VERSION}")
+        return cls(list(zip(heads.tolist(), tails.tolist())), embeddings, backend=backend, metadata=metadata)
+
+
+def model_metadata(model: RelBERT) -> dict[str, Any]:
+    """The facts that make embeddings comparable: template, pooling, dimension and base model."""
+    return {
+        "template": model.template,
+        "pooling": model.pooling,
+        "dim": model.embedding_dim,
+        "base_model": model.config.base_model,
+    }
+
+
+def check_compatible(index: PairIndex, model: RelBERT) -> None:
+    """Raise ``ValueError`` when ``index`` was built with a different dimension, template or pooling."""
+    if index.dim != model.embedding_dim:
+        raise ValueError(f"the index holds {index.dim}-dimensional embeddings but the model gives {model.embedding_dim}")
+    expected = model_metadata(model)
+    for key in ("template", "pooling"):
+        if key in index.metadata and index.metadata[key] != expected[key]:
+            raise ValueError(
+                f"the index was built with {key} {index.metadata[key]!r} but the model uses {expected[key]!r}; "
+                "rebuild the index with this model"
+            )
+
+
+def most_similar(
+    model: RelBERT,
+    query: Sequence[str],
+    candidates: PairIndex | Iterable[Sequence[str]],
+    k: int = 10,
+    *,
+    batch_size: int = 64,
+    show_progress_bar: bool | None = None,
+    exclude_query: bool = True,
+) -> list[Neighbor]:
+    """The ``k`` candidate pairs whose relation is most similar (cosine) to ``query``'s, best first.
+
+    ``candidates`` is a list of pairs (embedded now) or a prebuilt :class:`PairIndex` (for repeated
+    queries). The query pair itself is left out of the hits when it is among the candidates, unless
+    ``exclude_query=False``.
+
+    >>> most_similar(model, ("barista", "coffee"), [("baker", "bread"), ("cat", "dog")], k=1)  # doctest: +SKIP
+    [Neighbor(pair=('baker', 'bread'), score=0.93)]
+    """
+    if not _is_pair(query):
+        raise TypeError(f"query must be one (head, tail) pair of strings, got {query!r}")
+    query = tuple(model.validate_pairs([query])[0])
+    if isinstance(candidates, PairIndex):
+        index = candidates
+        check_compatible(index, model)
+        vector = model.get_embedding(query)
+    else:
+        pairs = model.validate_pairs(candidates)
+        # one call: the query's embedding comes with the candidates' (deduplicated if it is one of them)
+        embeddings = model.get_embedding([query, *pairs], batch_size=batch_size, show_progress_bar=show_progress_bar)
+        vector = embeddings[0]
+        index = PairIndex(pairs, embeddings[1:], metadata=model_metadata(model))
+    return index.search(vector, k=k, exclude=query if exclude_query else None)

@@ -1,0 +1,127 @@
+"""The embedding path of RelBERT.get_embedding: fast (chunked, batched) vs plain, streaming to .npy."""
+
+import os
+
+import numpy as np
+import pytest
+
+from relemb import RelBERT
+from relemb.testing import WORDS
+
+VOCAB = sorted(set(WORDS.split()))
+# many pairs of different token lengths (multi-word heads make long prompts), with duplicates
+PAIRS = [(VOCAB[i % len(VOCAB)], VOCAB[(3 * i + 1) % len(VOCAB)]) for i in range(90)]
+PAIRS += [("big hot fast dog", "small cat"), ("a", "b"), PAIRS[5], PAIRS[0], ("paper", "pen and knife and bread")]
+
+
+def plain(model: RelBERT, pairs) -> np.ndarray:
+    """The plain path: one pair at a time, no batching, no padding."""
+    return np.stack([model.encoder.encode([pair], batch_size=1)[0] for pair in pairs])
+
+
+def test_fast_path_equals_plain_path(tiny_model):
+    fast = tiny_model.get_embedding(PAIRS, batch_size=16)
+    reference = plain(tiny_model, PAIRS)
+    assert fast.shape == (len(PAIRS), tiny_model.embedding_dim) and fast.dtype == np.float32
+    assert np.abs(fast - reference).max() < 1e-5
+    # rows are in input order: different pairs really get different rows
+    assert not np.allclose(fast[0], fast[1])
+
+
+@pytest.mark.parametrize("batch_size, chunk_size", [(1, 1000), (5, 7), (64, 2), (64, 1000)])
+def test_chunks_and_batches_do_not_change_results(tiny_model, batch_size, chunk_size):
+    pairs = PAIRS[::3] + PAIRS[-5:]
+    expected = plain(tiny_model, pairs)
+    got = tiny_model.get_embedding(pairs, batch_size=batch_size, chunk_size=chunk_size)
+    assert np.abs(got - expected).max() < 1e-5
+
+
+def test_duplicates_across_chunks_get_the_same_rows(tiny_model):
+    pairs = [("dog", "puppy"), ("cat", "kitten"), ("dog", "puppy"), ("tree", "leaf"), ("cat", "kitten"), ("dog", "puppy")]
+    out = tiny_model.get_embedding(pairs, chunk_size=1)
+    for i, j in [(0, 2), (0, 5), (1, 4)]:
+        np.testing.assert_array_equal(out[i], out[j])
+    np.testing.assert_allclose(out[3], tiny_model.get_embedding(("tree", "leaf")), atol=1e-6)
+
+
+def test_each_unique_pair_is_encoded_once_per_chunk(tiny_model, monkeypatch):
+    seen = []
+    original = tiny_model.encoder.encode
+
+    def spy(inputs, **kwargs):
+        seen.append(list(inputs))
+        return original(inputs, **kwargs)
+
+    monkeypatch.setattr(tiny_model.encoder, "encode", spy)
+    pairs = [("a", "b"), ("c", "d"), ("a", "b"), ("e", "f"), ("c", "d")]
+    tiny_model.get_embedding(pairs, chunk_size=2)
+    assert seen == [[("a", "b"), ("c", "d")], [("e", "f")]]
+
+
+def test_streaming_to_npy_equals_in_memory(tiny_model, tmp_path):
+    expected = tiny_model.get_embedding(PAIRS, normalize=True)
+    target = tmp_path / "out.npy"
+    got = tiny_model.get_embedding(PAIRS, normalize=True, output=target, chunk_size=8)
+    assert isinstance(got, np.memmap) and got.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    np.testing.assert_array_equal(np.load(target), expected)
+    assert sorted(os.listdir(tmp_path)) == ["out.npy"]  # no temporary file left behind
+
+
+def test_streaming_empty_list_writes_empty_matrix(tiny_model, tmp_path):
+    got = tiny_model.get_embedding([], output=tmp_path / "empty.npy")
+    assert got.shape == (0, tiny_model.embedding_dim)
+    assert np.load(tmp_path / "empty.npy").shape == (0, tiny_model.embedding_dim)
+
+
+def test_failed_stream_leaves_nothing_behind(tiny_model, tmp_path, monkeypatch):
+    target = tmp_path / "out.npy"
+    target.write_bytes(b"previous")
+    calls = []
+    original = tiny_model.encoder.encode
+
+    def failing(inputs, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return original(inputs, **kwargs)
+
+    monkeypatch.setattr(tiny_model.encoder, "encode", failing)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        tiny_model.get_embedding(PAIRS, output=target, chunk_size=10)
+    assert target.read_bytes() == b"previous"
+    assert sorted(os.listdir(tmp_path)) == ["out.npy"]
+
+
+def test_bad_output_and_chunk_arguments(tiny_model, tmp_path):
+    with pytest.raises(ValueError, match=r"\.npy"):
+        tiny_model.get_embedding(PAIRS, output=tmp_path / "out.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        tiny_model.get_embedding(PAIRS, output=tmp_path / "missing" / "out.npy")
+    with pytest.raises(ValueError, match="single pair"):
+        tiny_model.get_embedding(("a", "b"), output=tmp_path / "one.npy")
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="chunk_size"):
+            tiny_model.get_embedding(PAIRS, chunk_size=bad)
+        with pytest.raises(ValueError, match="batch_size"):
+            tiny_model.get_embedding(PAIRS, batch_size=bad)
+    # a bad pair is reported before anything is written
+    with pytest.raises(TypeError, match="index 1"):
+        tiny_model.get_embedding([("a", "b"), ("c",)], output=tmp_path / "bad.npy")
+    assert not (tmp_path / "bad.npy").exists() and os.listdir(tmp_path) == []
+
+
+def test_generator_input_and_progress_bar(tiny_model, capsys):
+    pairs = (pair for pair in PAIRS[:10])
+    out = tiny_model.get_embedding(pairs, show_progress_bar=True)
+    assert out.shape == (10, tiny_model.embedding_dim)
+    assert "Embedding" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_minilm_fast_path_equals_plain_path(minilm_path):
+    model = RelBERT.from_pretrained("minilm", device="cpu")
+    pairs = [("camera", "photographer"), ("barista", "coffee"), ("baker", "bread"), ("pneumonoultramicroscopic", "lung")]
+    pairs += [("brewer", "beer"), ("tokyo", "japan"), ("an extraordinarily long head phrase", "tail")]
+    fast = model.get_embedding(pairs, batch_size=4)
+    assert np.abs(fast - plain(model, pairs)).max() < 1e-4
