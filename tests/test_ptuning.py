@@ -208,3 +208,17 @@ def test_learn_prompt_dispatches_by_kind(tiny_bert_path, records):
     other = RelBERT.from_pretrained(tiny_bert_path, device="cpu")
     with pytest.raises(ValueError, match="different model"):
         learn_ptuning(other, toy_objective(model, records), args)
+
+
+@pytest.mark.slow
+def test_ptuned_minilm_reloads_identically(minilm_path, records, tmp_path):
+    model = RelBERT.from_pretrained(minilm_path, device="cpu")
+    args = PromptLearningArguments(prompt="ptuning", prompt_n1=1, prompt_n2=1, prompt_n3=1, prompt_iterations=1,
+                                   prompt_batch_size=16)
+    result = learn_ptuning(model, toy_objective(model, records), args)
+    ids = model.tokenizer(model.transformer.render([("Dog", "Puppy")]))["input_ids"][0]
+    assert [ids[1], ids[3], ids[5]] == result.prompt_token_ids  # the lower-casing tokenizer keeps them whole
+    embeddings = model.get_embedding(PAIRS)
+    model.save_pretrained(tmp_path / "minilm-pt")
+    loaded = RelBERT.from_pretrained(tmp_path / "minilm-pt", device="cpu")
+    assert np.array_equal(loaded.get_embedding(PAIRS), embeddings)
