@@ -1,0 +1,235 @@
+"""``relemb embed``: embed word pairs from a file, build a pair index, find the most similar pairs.
+
+::
+
+    relemb embed pairs  pairs.tsv --model minilm --output pairs.npy         # row i = pair on line i
+    relemb embed index  candidates.tsv --model minilm --output candidates.npz
+    relemb embed similar --model minilm --query barista:coffee --candidates candidates.npz -k 5
+
+Pair files: ``.tsv``/``.txt`` (tab-separated ``head<TAB>tail``), ``.csv`` (two columns) or ``.jsonl``
+(``["head", "tail"]`` or ``{"head": ..., "tail": ...}`` per line). Blank lines are skipped, and so is a
+first row that reads ``head, tail``. Any other malformed line is an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+Pair = tuple[str, str]
+FORMATS = ("auto", "tsv", "csv", "jsonl")
+_SUFFIX_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+# ---------------------------------------------------------------------- reading pairs
+def detect_format(path: str | os.PathLike, fmt: str = "auto") -> str:
+    """``fmt`` itself, or the format of ``path`` from its suffix when ``fmt`` is ``"auto"``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown pair file format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt != "auto":
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIX_FORMATS:
+        raise ValueError(
+            f"cannot tell the format of {str(path)!r} from its suffix; use .tsv, .txt, .csv or .jsonl, or pass --format"
+        )
+    return _SUFFIX_FORMATS[suffix]
+
+
+def _check_row(row: list[str], path: str, line: int) -> Pair:
+    if len(row) != 2:
+        raise ValueError(f"{path}, line {line}: expected 2 columns (head, tail), got {len(row)}: {row!r}")
+    head, tail = (value.strip() for value in row)
+    if not head or not tail:
+        raise ValueError(f"{path}, line {line}: empty head or tail word: {row!r}")
+    return head, tail
+
+
+def _is_header(row: list[str]) -> bool:
+    return [value.strip().lower() for value in row] == ["head", "tail"]
+
+
+def read_pairs(path: str | os.PathLike, fmt: str = "auto") -> list[Pair]:
+    """Read ``(head, tail)`` pairs from a TSV, CSV or JSONL file, in file order (duplicates kept).
+
+    >>> read_pairs("candidates.tsv")  # doctest: +SKIP
+    [('baker', 'bread'), ('brewer', 'beer')]
+    """
+    fmt = detect_format(path, fmt)
+    name = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"pair file {name!r} does not exist")
+    pairs: list[Pair] = []
+    with open(path, encoding="utf-8", newline="") as stream:
+        if fmt == "jsonl":
+            for line_number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{name}, line {line_number}: not valid JSON ({error.msg})") from None
+                if isinstance(record, dict):
+                    if "head" not in record or "tail" not in record:
+                        raise ValueError(f"{name}, line {line_number}: a JSON object needs 'head' and 'tail' keys")
+                    record = [record["head"], record["tail"]]
+                if not isinstance(record, list) or not all(isinstance(word, str) for word in record):
+                    raise ValueError(f"{name}, line {line_number}: expected [head, tail] strings, got {record!r}")
+                pairs.append(_check_row(record, name, line_number))
+        else:
+            reader = csv.reader(stream, delimiter="\t" if fmt == "tsv" else ",")
+            for row in reader:
+                line_number = reader.line_num
+                if not row or not any(value.strip() for value in row):
+                    continue
+                if not pairs and _is_header(row):
+                    continue
+                pairs.append(_check_row(row, name, line_number))
+    if not pairs:
+        raise ValueError(f"pair file {name!r} holds no pairs")
+    return pairs
+
+
+def parse_pair(text: str) -> Pair:
+    """``"barista:coffee"`` -> ``("barista", "coffee")``; exactly one ``:`` with a word on each side."""
+    parts = text.split(":")
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        raise ValueError(f"a pair is written head:tail with exactly one ':', got {text!r}")
+    return parts[0].strip(), parts[1].strip()
+
+
+# ---------------------------------------------------------------------- arguments
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", required=True, help="relemb model folder, Hub id, or 'minilm' (embedded MiniLM)")
+    group.add_argument("--template", default=None, help="template id (a-e) or string; default: the model's")
+    group.add_argument("--pooling", default=None, help="mask, average or average_no_mask; default: the model's")
+    group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens")
+    group.add_argument("--device", default=None, help="cpu, cuda, ...; default: CUDA when available")
+    group.add_argument("--batch-size", type=int, default=64, help="pairs per forward pass (default 64)")
+    group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _add_input_arguments(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
+    parser.add_argument(name, help=help_text)
+    parser.add_argument("--format", choices=FORMATS, default="auto", help="pair file format (default: from suffix)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``pairs``, ``index`` and ``similar`` under ``relemb embed``."""
+    actions = parser.add_subparsers(dest="embed_action", metavar="ACTION", required=True)
+
+    pairs = actions.add_parser("pairs", help="embed the pairs of a file into a .npy matrix (row i = pair i)")
+    _add_input_arguments(pairs, "input", "pair file (.tsv/.txt, .csv or .jsonl)")
+    pairs.add_argument("--output", "-o", required=True, help="the .npy file to write (float32, one row per pair)")
+    pairs.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
+    pairs.add_argument("--chunk-size", type=int, default=None, help="unique pairs encoded per chunk (memory bound)")
+    _add_model_arguments(pairs)
+    pairs.set_defaults(embed_run=_run_pairs)
+
+    index = actions.add_parser("index", help="embed candidate pairs into a reusable .npz pair index")
+    _add_input_arguments(index, "input", "candidate pair file (.tsv/.txt, .csv or .jsonl)")
+    index.add_argument("--output", "-o", required=True, help="the .npz index file to write")
+    _add_model_arguments(index)
+    index.set_defaults(embed_run=_run_index)
+
+    similar = actions.add_parser("similar", help="the candidate pairs most similar to a query pair")
+    similar.add_argument("--query", "-q", action="append", required=True, help="query pair head:tail (repeatable)")
+    similar.add_argument("--candidates", "-c", required=True, help="a pair file, or a .npz index from 'embed index'")
+    similar.add_argument("--format", choices=FORMATS, default="auto", help="candidate file format (default: suffix)")
+    similar.add_argument("-k", type=int, default=10, help="how many neighbours per query (default 10)")
+    similar.add_argument("--faiss", action="store_true", help="search with a FAISS IndexFlatIP (needs faiss-cpu)")
+    similar.add_argument("--include-query", action="store_true", help="keep the query pair among the hits")
+    similar.add_argument("--json", action="store_true", help="print one JSON object per hit")
+    _add_model_arguments(similar)
+    similar.set_defaults(embed_run=_run_similar)
+
+
+# ---------------------------------------------------------------------- running
+def _load_model(args: argparse.Namespace):
+    from relemb.model import RelBERT
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    return RelBERT.from_pretrained(
+        args.model, template=args.template, pooling=args.pooling, device=args.device, max_length=args.max_length
+    )
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.no_progress
+
+
+def _run_pairs(args: argparse.Namespace) -> int:
+    from relemb.model import DEFAULT_CHUNK_SIZE
+
+    if not str(args.output).endswith(".npy"):
+        raise ValueError(f"--output must be a .npy file, got {args.output!r}")
+    pairs = read_pairs(args.input, args.format)
+    model = _load_model(args)
+    matrix = model.get_embedding(
+        pairs,
+        batch_size=args.batch_size,
+        normalize=args.normalize,
+        show_progress_bar=_progress(args),
+        output=args.output,
+        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+    )
+    print(f"wrote {args.output}: {matrix.shape[0]} x {matrix.shape[1]} float32 ({len(set(pairs))} unique pairs)")
+    return 0
+
+
+def _run_index(args: argparse.Namespace) -> int:
+    from relemb.neighbors import PairIndex
+
+    if not str(args.output).endswith(".npz"):
+        raise ValueError(f"--output must be a .npz file, got {args.output!r}")
+    pairs = read_pairs(args.input, args.format)
+    model = _load_model(args)
+    index = PairIndex.from_model(model, pairs, batch_size=args.batch_size, show_progress_bar=_progress(args))
+    index.save(args.output)
+    print(f"wrote {args.output}: {len(index)} pairs, dim {index.dim}")
+    return 0
+
+
+def _run_similar(args: argparse.Namespace) -> int:
+    from relemb.neighbors import PairIndex, check_compatible
+
+    if args.k < 1:
+        raise ValueError(f"-k must be a positive integer, got {args.k}")
+    queries = [parse_pair(text) for text in args.query]
+    backend = "faiss" if args.faiss else "exact"
+    # read the candidates before loading the model, so a bad file fails fast
+    if str(args.candidates).endswith(".npz"):
+        index = PairIndex.load(args.candidates, backend=backend)
+        model = _load_model(args)
+        check_compatible(index, model)
+    else:
+        pairs = read_pairs(args.candidates, args.format)
+        model = _load_model(args)
+        index = PairIndex.from_model(
+            model, pairs, batch_size=args.batch_size, show_progress_bar=_progress(args), backend=backend
+        )
+    vectors = model.get_embedding(queries, batch_size=args.batch_size, show_progress_bar=False)
+    exclude = None if args.include_query else queries
+    results = index.search(vectors, k=args.k, exclude=exclude)
+    for query, hits in zip(queries, results):
+        if args.json:
+            for rank, (pair, score) in enumerate(hits, start=1):
+                record = {"query": list(query), "rank": rank, "pair": list(pair), "score": round(score, 6)}
+                print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(f"{query[0]}:{query[1]}")
+            for rank, (pair, score) in enumerate(hits, start=1):
+                print(f"  {rank:>3}. {pair[0]}:{pair[1]}\t{score:.4f}")
+    sys.stdout.flush()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen ``relemb embed`` action; returns the exit code."""
+    return args.embed_run(args)
