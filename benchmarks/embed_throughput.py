@@ -286,10 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds; the best counts")
     parser.add_argument("--check", type=int, default=200, help="pairs compared with the plain path")
     parser.add_argument("--stream", type=int, default=0, help="also stream this many pairs to .npy (fresh process)")
-    parser.add_argument("--chunk-size", type=int, default=8192, help="get_embedding chunk size for --stream")
+    parser.add_argument("--chunk-size", type=int, default=2048, help="get_embedding chunk size for --stream")
     parser.add_argument("--stream-dir", default=None, help="folder for the streamed .npy (default: temp dir)")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument("--output", default=None, help="JSON path (default: results/embed_throughput_<device>.json)")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time fp32 with the encoder under torch.compile(dynamic=True)"
+    )
     parser.add_argument("--stream-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -318,12 +321,23 @@ def main(argv: list[str] | None = None) -> int:
         f"relemb {p}": (lambda p=p: model.get_embedding(pairs, args.batch_size, precision=p, show_progress_bar=args.progress))
         for p in precisions
     }
+    compile_seconds = None
+    if args.compile:
+        compiled = load_model(args)
+        compiled.encoder.compile(dynamic=True)
+        start = time.perf_counter()
+        compiled.get_embedding(pairs[: args.batch_size], args.batch_size)  # compiles
+        compile_seconds = time.perf_counter() - start
+        print(f"torch.compile: first call {compile_seconds:.1f}s", flush=True)
+        methods["relemb float32 compiled"] = lambda: compiled.get_embedding(pairs, args.batch_size)
     methods["reference float32"] = lambda: reference_embed(model, pairs, args.batch_size)
-    for name, method in methods.items():  # warm-up (allocator, kernels, autocast caches)
-        if name.startswith("relemb"):
-            model.get_embedding(pairs[: args.batch_size], args.batch_size, precision=name.split()[1])
-        else:
+    for name in methods:  # warm-up (allocator, kernels, autocast caches)
+        if name == "reference float32":
             reference_embed(model, pairs[: args.batch_size], args.batch_size)
+        elif name.startswith("relemb float32 compiled"):
+            compiled.get_embedding(pairs[: args.batch_size], args.batch_size)
+        else:
+            model.get_embedding(pairs[: args.batch_size], args.batch_size, precision=name.split()[1])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     times: dict[str, list[float]] = {name: [] for name in methods}
     embeddings: dict[str, np.ndarray] = {}
@@ -376,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             "pairs": len(pairs),
             "pair_source": source,
             "repeats": args.repeats,
+            "compile_first_call_seconds": compile_seconds,
             "pairs_checked_against_plain": int(len(rows)),
             "load_average_1min_before_after": [load, load_after],
         },

