@@ -7,8 +7,9 @@ It saves to and loads from one ``.npz`` file.
 
 >>> import numpy as np
 >>> index = PairIndex([("baker", "bread"), ("cat", "dog")], np.array([[1.0, 0.0], [0.0, 1.0]]))
->>> index.search(np.array([0.9, 0.1]), k=1)
-[Neighbor(pair=('baker', 'bread'), score=0.9938837...)]
+>>> pair, score = index.search(np.array([0.9, 0.1]), k=1)[0]
+>>> pair, round(score, 3)
+(('baker', 'bread'), 0.994)
 """
 
 from __future__ import annotations
