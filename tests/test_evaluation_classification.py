@@ -154,3 +154,20 @@ def test_folder_of_made_up_files_and_bad_input(tmp_path):
         evaluate_classification(ClassModel(), str(folder), grid=SMALL_GRID)
     with pytest.raises(ValueError, match="'test' split"):
         evaluate_classification(ClassModel(), {"train": splits["train"]})
+
+
+def test_tuning_subsample_is_stratified_and_final_fit_sees_all():
+    rng = np.random.default_rng(1)
+    x_train = rng.normal(size=(60, 3))
+    y_train = np.array(["A"] * 40 + ["B"] * 20)
+    x_train[y_train == "B"] += 4.0
+    x_val, y_val = rng.normal(size=(6, 3)), np.array(["A"] * 4 + ["B"] * 2)
+    x_val[y_val == "B"] += 4.0
+    clf, _, info = tune_classifier(
+        x_train, y_train, x_val, y_val, grid={"hidden_layer_sizes": [(4,)]}, mlp_params=FAST_MLP, tune_max_train=15
+    )
+    assert info["tuning_train_size"] == 15
+    assert clf.named_steps["scale"].n_samples_seen_ == 60
+    _, _, full = tune_classifier(x_train, y_train, x_val, y_val, grid={"hidden_layer_sizes": [(4,)]},
+                                 mlp_params=FAST_MLP, tune_max_train=0)
+    assert full["tuning_train_size"] == 60

@@ -43,6 +43,7 @@ from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
 
 __all__ = [
     "DEFAULT_GRID",
+    "TUNE_MAX_TRAIN",
     "ClassificationResult",
     "build_classifier",
     "classification_metrics",
@@ -64,6 +65,9 @@ DEFAULT_GRID: dict[str, list[Any]] = {
 }
 #: ``MLPClassifier`` settings shared by every fit (on top of the grid and ``random_state``).
 MLP_DEFAULTS: dict[str, Any] = {"max_iter": 100, "early_stopping": True, "n_iter_no_change": 5}
+#: The grid is searched with models fit on at most this many training pairs (a stratified, seeded sample);
+#: the final model is always fit on the whole training split. Keeps K&H+N (40k pairs) within budget.
+TUNE_MAX_TRAIN = 10_000
 REFIT_CHOICES = ("train", "train+validation")
 
 
@@ -169,12 +173,15 @@ def tune_classifier(
     refit_on: str = "train",
     n_jobs: int | None = None,
     mlp_params: Mapping[str, Any] | None = None,
+    tune_max_train: int | None = TUNE_MAX_TRAIN,
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Grid-search the MLP probe and refit it; returns ``(fitted pipeline, best parameters, search info)``.
 
     With ``x_val``/``y_val`` the grid is scored on the validation split (micro F1) with models fit on
     train; without them by stratified ``cv_folds``-fold cross-validation on train (shuffled, seeded).
-    The final model is fit on train (``refit_on="train"``) or on train + validation.
+    The grid's models see at most ``tune_max_train`` training pairs (a stratified sample drawn with
+    ``seed``; ``None`` or 0: all); the final model is fit on all of train (``refit_on="train"``) or on
+    train + validation.
 
     Example::
 
@@ -194,16 +201,17 @@ def tune_classifier(
         raise ValueError("the training split needs at least two relation classes")
     estimator = build_classifier(seed, standardize, **(mlp_params or {}))
     param_grid = {f"mlp__{key}": values for key, values in grid.items()}
+    x_tune, y_tune = _subsample(x_train, y_train, tune_max_train, seed)
     if has_val:
-        x_all = np.concatenate([x_train, x_val])
-        y_all = np.concatenate([y_train, np.asarray(y_val)])
-        cv = PredefinedSplit(np.r_[np.full(len(y_train), -1), np.zeros(len(y_val), dtype=int)])
+        x_all = np.concatenate([x_tune, x_val])
+        y_all = np.concatenate([y_tune, np.asarray(y_val)])
+        cv = PredefinedSplit(np.r_[np.full(len(y_tune), -1), np.zeros(len(y_val), dtype=int)])
         tuning = "validation"
     else:
         if refit_on != "train":
             raise ValueError("refit_on='train+validation' needs a validation split")
-        x_all, y_all = x_train, y_train
-        counts = np.unique(y_train, return_counts=True)[1]
+        x_all, y_all = x_tune, y_tune
+        counts = np.unique(y_tune, return_counts=True)[1]
         if counts.min() < cv_folds:
             raise ValueError(
                 f"{cv_folds}-fold cross-validation needs at least {cv_folds} training pairs per relation; "
@@ -218,7 +226,7 @@ def tune_classifier(
         best = {key.removeprefix("mlp__"): value for key, value in search.best_params_.items()}
         final = clone(estimator).set_params(**search.best_params_)
         if refit_on == "train+validation":
-            final.fit(x_all, y_all)
+            final.fit(np.concatenate([x_train, x_val]), np.concatenate([y_train, np.asarray(y_val)]))
         else:
             final.fit(x_train, y_train)
     results = search.cv_results_
@@ -230,8 +238,26 @@ def tune_classifier(
         }
         for params, score, fit_time in zip(results["params"], results["mean_test_score"], results["mean_fit_time"])
     ]
-    info = {"tuning": tuning, "best_score": float(search.best_score_), "refit_on": refit_on, "grid": scores}
+    info = {
+        "tuning": tuning,
+        "tuning_train_size": len(y_tune),
+        "best_score": float(search.best_score_),
+        "refit_on": refit_on,
+        "grid": scores,
+    }
     return final, best, info
+
+
+def _subsample(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` rows, stratified by label when every label has two rows or more (seeded)."""
+    if not limit or len(y) <= limit:
+        return x, y
+    from sklearn.model_selection import train_test_split
+
+    counts = np.unique(y, return_counts=True)[1]
+    stratify = y if counts.min() >= 2 else None
+    x_small, _, y_small, _ = train_test_split(x, y, train_size=limit, stratify=stratify, random_state=seed)
+    return x_small, y_small
 
 
 def _jsonable(value: Any) -> Any:
@@ -258,6 +284,7 @@ class ClassificationResult:
     n_train: int
     n_validation: int
     n_test: int
+    tuning_train_size: int = 0
     search: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     seed: int = 0
@@ -276,6 +303,7 @@ class ClassificationResult:
             "n_train": self.n_train,
             "n_validation": self.n_validation,
             "n_test": self.n_test,
+            "tuning_train_size": self.tuning_train_size,
             "search": self.search,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
@@ -321,6 +349,7 @@ def evaluate_classification(
     show_progress_bar: bool | None = None,
     n_jobs: int | None = None,
     mlp_params: Mapping[str, Any] | None = None,
+    tune_max_train: int | None = TUNE_MAX_TRAIN,
     cache: MutableMapping[Pair, np.ndarray] | None = None,
     name: str | None = None,
 ) -> ClassificationResult:
@@ -334,6 +363,8 @@ def evaluate_classification(
         grid: ``{MLPClassifier parameter: values}``; default :data:`DEFAULT_GRID`.
         cv_folds: folds for tuning when there is no validation split.
         refit_on: ``train`` (default, as published) or ``train+validation``.
+        tune_max_train: the grid's models are fit on at most this many training pairs (stratified sample;
+            ``None``/0: all); the final model always sees the whole training split.
         cache: an optional ``{pair: vector}`` dict shared across datasets.
 
     Example::
@@ -372,6 +403,7 @@ def evaluate_classification(
         refit_on=refit_on,
         n_jobs=n_jobs,
         mlp_params=mlp_params,
+        tune_max_train=tune_max_train,
     )
     tuned = time.perf_counter()
     predictions = classifier.predict(x_test).tolist()
@@ -390,6 +422,7 @@ def evaluate_classification(
         n_train=len(y_train),
         n_validation=len(y_val or []),
         n_test=len(y_test),
+        tuning_train_size=info["tuning_train_size"],
         search=info["grid"],
         seconds={
             "embedding": embedded - start,

@@ -80,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 help="cross-validation folds when a dataset has no validation split (default 3)")
     classification.add_argument("--refit-on", default="train", choices=("train", "train+validation"),
                                 help="data of the final fit (default train, as published)")
+    classification.add_argument("--tune-max-train", type=int, default=10_000,
+                                help="grid-search fits use at most this many training pairs, a stratified "
+                                     "sample (default 10000; 0: all); the final fit uses all of train")
     classification.add_argument("--seed", type=int, default=0, help="random seed of every fit (default 0)")
     classification.add_argument("--n-jobs", type=int, default=None, help="parallel grid-search fits (default 1)")
     _common(classification, "write the results as JSON to this file")
@@ -256,7 +259,8 @@ def _run_classification(args: argparse.Namespace) -> int:
     for name in _over(list(data), args, "classification"):
         result = evaluate_classification(
             model, data[name], grid=grid, cv_folds=args.cv_folds, seed=args.seed, refit_on=args.refit_on,
-            batch_size=args.batch_size, show_progress_bar=_progress(args), n_jobs=args.n_jobs, cache=cache, name=name,
+            batch_size=args.batch_size, show_progress_bar=_progress(args), n_jobs=args.n_jobs,
+            tune_max_train=args.tune_max_train, cache=cache, name=name,
         )
         results[name] = result.to_dict()
     rows = []
