@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from sentence_transformers import SentenceTransformerTrainingArguments
 
@@ -43,9 +43,6 @@ __all__ = [
 
 #: The metric ``relemb-train`` keeps the best checkpoint by (mean accuracy over its validation sets).
 SEMEVAL_SELECTION_METRIC = "eval_validation_mean_accuracy"
-
-# NOTE: no ``from __future__``-dependent annotations below: HfArgumentParser resolves them with
-# typing.get_type_hints, which works with the postponed strings of this module.
 
 
 @dataclass
@@ -267,8 +264,8 @@ QUICKSTART: dict[str, Any] = {
     "template": "d",
     "pooling": "average_no_mask",
     "loss": "nce",
-    "learning_rate": 5e-5,
-    "num_train_epochs": 5,
+    "learning_rate": 2e-4,
+    "num_train_epochs": 12,
     "per_device_train_batch_size": 128,
     "warmup_steps": 10,
     "output_dir": "relemb-quickstart",
