@@ -183,3 +183,15 @@ def test_real_u2_questions_load(data_dir):
     assert result.n_questions == 228
     answers_zero = sum(1 for p in result.predictions if p == 0)
     assert answers_zero == 228
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_untrained_minilm_u2_matches_the_measured_value(minilm_path, data_dir):
+    """DESIGN.md: all-MiniLM-L6-v2, template d, average_no_mask, forward: U2 28.1% (64 of 228)."""
+    from relemb import RelBERT
+
+    model = RelBERT.from_pretrained(minilm_path, device="cpu")
+    result = evaluate_analogy(model, "u2", data_dir=data_dir, show_progress_bar=False)
+    assert result.n_questions == 228
+    assert round(100 * result.accuracy, 1) == 28.1
