@@ -184,7 +184,7 @@ def build_datasets(data_args: DataArguments) -> TrainingData:
     valid_records = _validation_records(data_args)
     if valid_records is not None:
         valid_records = [r for r in valid_records if r.relation_type not in excluded]
-        validation[SEMEVAL_VALIDATION_NAME] = semeval_validation_questions(valid_records)
+        validation[_relations_validation_name(data_args)] = semeval_validation_questions(valid_records)
     for name in data_args.eval_datasets:
         validation[_metric_name(name, "validation")] = load_analogy(name, "validation", data_dir=data_args.data_dir)
     test = {name: load_analogy(name, "test", data_dir=data_args.data_dir) for name in data_args.test_datasets}
@@ -193,6 +193,14 @@ def build_datasets(data_args: DataArguments) -> TrainingData:
         f", excluding {len(excluded)}: {', '.join(excluded)}" if excluded else "",
     )
     return TrainingData(dataset, relations, parents, groups, validation, test, excluded)
+
+
+def _relations_validation_name(data_args: DataArguments) -> str:
+    """``semeval2012_validation`` for SemEval-2012 (RelBERT's name), ``<data>_relations_validation`` otherwise."""
+    source = data_args.validation_data or data_args.data
+    if source.strip().lower() == "semeval2012":
+        return SEMEVAL_VALIDATION_NAME
+    return _metric_name(source, "relations_validation")
 
 
 def _metric_name(dataset: str, split: str) -> str:

@@ -74,14 +74,15 @@ def test_build_datasets_loads_everything_up_front():
     data = build_datasets(DataArguments(data="starter", eval_datasets=["starter"], test_datasets=["starter"]))
     train_records = load_relation_similarity("starter", "train")
     assert data.n_pairs == sum(len(r.positives) + len(r.negatives) for r in train_records)
-    assert list(data.validation) == ["semeval2012_validation", "starter_validation"]
-    assert len(data.validation["semeval2012_validation"]) == len(load_relation_similarity("starter", "validation"))
+    assert list(data.validation) == ["starter_relations_validation", "starter_validation"]
+    assert len(data.validation["starter_relations_validation"]) == len(load_relation_similarity("starter", "validation"))
     assert len(data.test["starter"]) == 96
     evaluator = build_evaluators(data)
-    assert [e.name for e in evaluator.evaluators] == ["semeval2012_validation", "starter_validation"]
+    assert [e.name for e in evaluator.evaluators] == ["starter_relations_validation", "starter_validation"]
 
     excluded = build_datasets(DataArguments(data="starter", exclude_relations=[train_records[0].parent]))
-    assert len(excluded.validation["semeval2012_validation"]) < len(data.validation["semeval2012_validation"])
+    key = "starter_relations_validation"
+    assert len(excluded.validation[key]) < len(data.validation[key])
     assert train_records[0].relation_type not in excluded.relations
 
 
@@ -202,3 +203,15 @@ def test_argument_dataclasses_validate_themselves():
     with pytest.raises(FileNotFoundError, match="not a folder"):
         DataArguments(data_dir="/no/such/folder")
     assert DataArguments(exclude_relations="1 8/d").exclude_relations == ["1", "8/d"]
+
+
+@pytest.mark.data
+def test_semeval2012_rows_and_validation_questions(data_dir):
+    data = build_datasets(DataArguments(data="semeval2012", data_dir=str(data_dir), exclude_relations=["1"]))
+    full = build_datasets(DataArguments(data="semeval2012", data_dir=str(data_dir)))
+    assert len(full.relations) == 79 and full.n_pairs == 79 * 16
+    assert len(full.validation["semeval2012_validation"]) == 79
+    pair_ids = {label[2] for label in full.dataset["label"]}
+    assert len(pair_ids) < full.n_pairs  # pairs listed under several relations share one id
+    assert not any(r.startswith("1/") for r in data.relations) and all(e.startswith("1/") for e in data.excluded)
+    assert len(data.validation["semeval2012_validation"]) == 79 - len(data.excluded)

@@ -45,7 +45,7 @@ def test_end_to_end_on_the_starter_set(tiny_bert_path, tmp_path, capsys):
     printed = capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert f"| starter | test | {100 * results['test']['starter']:.1f} |" in printed
-    assert "| semeval2012 | validation |" in printed
+    assert "| starter_relations | validation |" in printed
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
 
 
