@@ -313,7 +313,7 @@ def _trigger_gradient(
     features = model.encoder.preprocess(pairs, prompt=template)
     positions = trigger_positions(model, layout, triggers, trigger_ids, pairs, features["input_ids"])
     with EmbeddingGradients(model.transformer.model.get_input_embeddings()) as capture:
-        value = objective.loss(pairs, labels, template)
+        value = objective.loss(pairs, labels, template, features=features)
         value.backward()
     total, count = None, 0
     for input_ids, embeddings in capture.captured:

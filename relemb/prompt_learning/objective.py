@@ -157,12 +157,22 @@ class PromptObjective:
         rows = self.sampler.batches_for_epoch(epoch)[index]
         return [self.pairs[i] for i in rows], self.labels[rows]
 
-    def loss(self, pairs: Sequence[Pair], labels: Tensor, template: str | None = None) -> Tensor:
-        """The loss of one batch with ``template`` (default: the model's); keeps the autograd graph."""
+    def loss(
+        self,
+        pairs: Sequence[Pair],
+        labels: Tensor,
+        template: str | None = None,
+        features: dict[str, Any] | None = None,
+    ) -> Tensor:
+        """The loss of one batch with ``template`` (default: the model's); keeps the autograd graph.
+
+        ``features``: the batch already tokenized with that template (``model.encoder.preprocess``).
+        """
         from sentence_transformers.util import batch_to_device
 
-        features = self.model.encoder.preprocess(list(pairs), prompt=template)
-        features = batch_to_device(features, self.model.device)
+        if features is None:
+            features = self.model.encoder.preprocess(list(pairs), prompt=template)
+        features = batch_to_device(dict(features), self.model.device)
         value = self.loss_module([features], labels.to(self.model.device))
         if isinstance(value, dict):
             value = torch.stack([v.float() for v in value.values()]).sum()
