@@ -232,7 +232,7 @@ def learn_autoprompt(
     Example::
 
         result = learn_autoprompt(model, load_relation_similarity("semeval2012"), args)
-        print(result.template)      # e.g. 'known <subj> becomes as <obj> per <mask>'
+        print(result.template)   # e.g. 'applications peace <subj> drinking saddam signal <obj> reflective happiness <mask>'
         model.save_pretrained("out")
     """
     args = args or PromptLearningArguments(prompt="autoprompt")
