@@ -53,7 +53,7 @@ def test_scores_forward_reverse_bidirectional_by_hand():
     stem, rev_stem = _embs([("a", "b")]), _embs([("b", "a")])
     choices = [_embs(QUESTION.choice)]
     rev_choices = [_embs([(t, h) for h, t in QUESTION.choice])]
-    kwargs = dict(reverse_stem_emb=rev_stem, reverse_choice_embs=rev_choices)
+    kwargs = {"reverse_stem_emb": rev_stem, "reverse_choice_embs": rev_choices}
     forward = analogy_scores(stem, choices)[0]
     reverse = analogy_scores(stem, choices, direction="reverse", **kwargs)[0]
     both = analogy_scores(stem, choices, direction="bidirectional", **kwargs)[0]

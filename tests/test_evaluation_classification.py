@@ -43,7 +43,9 @@ class ClassModel:
 
 def _pairs(spec):
     """spec: [(relation, letter, count, start)] -> LexicalPairs (letter<k>, x<k>)."""
-    return [LexicalPair(f"{letter}{i}", f"x{i}", rel) for rel, letter, n, start in spec for i in range(start, start + n)]
+    return [
+        LexicalPair(f"{letter}{i}", f"x{i}", rel) for rel, letter, n, start in spec for i in range(start, start + n)
+    ]
 
 
 def test_metrics_by_hand():
@@ -124,7 +126,9 @@ def test_refit_on_train_plus_validation_uses_more_data():
     x_train, y_train = rng.normal(size=(30, 4)), np.array(["A", "B", "C"] * 10)
     x_val, y_val = rng.normal(size=(9, 4)), np.array(["A", "B", "C"] * 3)
     grid = {"hidden_layer_sizes": [(8,)]}
-    clf, best, info = tune_classifier(x_train, y_train, x_val, y_val, grid=grid, refit_on="train+validation", mlp_params=FAST_MLP)
+    clf, _, info = tune_classifier(
+        x_train, y_train, x_val, y_val, grid=grid, refit_on="train+validation", mlp_params=FAST_MLP
+    )
     assert info["refit_on"] == "train+validation"
     assert clf.named_steps["mlp"].n_features_in_ == 4
     assert clf.named_steps["scale"].n_samples_seen_ == 39
@@ -168,6 +172,7 @@ def test_tuning_subsample_is_stratified_and_final_fit_sees_all():
     )
     assert info["tuning_train_size"] == 15
     assert clf.named_steps["scale"].n_samples_seen_ == 60
-    _, _, full = tune_classifier(x_train, y_train, x_val, y_val, grid={"hidden_layer_sizes": [(4,)]},
-                                 mlp_params=FAST_MLP, tune_max_train=0)
+    _, _, full = tune_classifier(
+        x_train, y_train, x_val, y_val, grid={"hidden_layer_sizes": [(4,)]}, mlp_params=FAST_MLP, tune_max_train=0
+    )
     assert full["tuning_train_size"] == 60

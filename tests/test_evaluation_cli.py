@@ -9,9 +9,24 @@ import pytest
 from relemb.cli import main
 
 ANALOGY_ROWS = [
-    {"stem": ["tokyo", "japan"], "answer": 0, "choice": [["paris", "france"], ["puppy", "dog"], ["hot", "cold"]], "prefix": "capital"},
-    {"stem": ["puppy", "dog"], "answer": 1, "choice": [["wheel", "car"], ["kitten", "cat"], ["up", "down"], ["pen", "paper"]], "prefix": "young"},
-    {"stem": ["oak", "tree"], "answer": 2, "choice": [["gold", "ring"], ["hot", "cold"], ["rose", "flower"], ["big", "small"], ["a", "b"]], "prefix": "hyper"},
+    {
+        "stem": ["tokyo", "japan"],
+        "answer": 0,
+        "choice": [["paris", "france"], ["puppy", "dog"], ["hot", "cold"]],
+        "prefix": "capital",
+    },
+    {
+        "stem": ["puppy", "dog"],
+        "answer": 1,
+        "choice": [["wheel", "car"], ["kitten", "cat"], ["up", "down"], ["pen", "paper"]],
+        "prefix": "young",
+    },
+    {
+        "stem": ["oak", "tree"],
+        "answer": 2,
+        "choice": [["gold", "ring"], ["hot", "cold"], ["rose", "flower"], ["big", "small"], ["a", "b"]],
+        "prefix": "hyper",
+    },
 ]
 
 
@@ -29,9 +44,32 @@ def analogy_file(tmp_path):
 def lexical_folder(tmp_path):
     folder = tmp_path / "toy_lexical"
     folder.mkdir()
-    words = {"hyper": [("apple", "fruit"), ("rose", "flower"), ("oak", "tree"), ("salmon", "fish"), ("eagle", "bird"), ("dog", "cat")],
-             "mero": [("wheel", "car"), ("petal", "flower"), ("finger", "hand"), ("page", "book"), ("leaf", "tree"), ("pen", "paper")],
-             "random": [("hot", "bread"), ("gold", "school"), ("up", "horse"), ("clay", "japan"), ("fast", "glass"), ("big", "wool")]}
+    words = {
+        "hyper": [
+            ("apple", "fruit"),
+            ("rose", "flower"),
+            ("oak", "tree"),
+            ("salmon", "fish"),
+            ("eagle", "bird"),
+            ("dog", "cat"),
+        ],
+        "mero": [
+            ("wheel", "car"),
+            ("petal", "flower"),
+            ("finger", "hand"),
+            ("page", "book"),
+            ("leaf", "tree"),
+            ("pen", "paper"),
+        ],
+        "random": [
+            ("hot", "bread"),
+            ("gold", "school"),
+            ("up", "horse"),
+            ("clay", "japan"),
+            ("fast", "glass"),
+            ("big", "wool"),
+        ],
+    }
     splits = {"train": slice(0, 4), "val": slice(4, 5), "test": slice(5, 6)}
     for split, part in splits.items():
         rows = [{"head": h, "tail": t, "relation": rel} for rel, pairs in words.items() for h, t in pairs[part]]
@@ -41,8 +79,23 @@ def lexical_folder(tmp_path):
 
 def test_analogy_end_to_end(tiny_bert_path, analogy_file, tmp_path, capsys):
     out = tmp_path / "out" / "analogy.json"
-    code = main(["eval", "analogy", "--model", tiny_bert_path, "--datasets", analogy_file, "--device", "cpu",
-                 "--direction", "bidirectional", "--output", str(out), "--no-progress"])
+    code = main(
+        [
+            "eval",
+            "analogy",
+            "--model",
+            tiny_bert_path,
+            "--datasets",
+            analogy_file,
+            "--device",
+            "cpu",
+            "--direction",
+            "bidirectional",
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| dataset" in printed and "toy_analogy.jsonl" in printed
@@ -56,23 +109,57 @@ def test_analogy_end_to_end(tiny_bert_path, analogy_file, tmp_path, capsys):
     from relemb import RelBERT
     from relemb.evaluation import evaluate_analogy
 
-    expected = evaluate_analogy(RelBERT.from_pretrained(tiny_bert_path, device="cpu"), analogy_file, direction="bidirectional")
+    expected = evaluate_analogy(
+        RelBERT.from_pretrained(tiny_bert_path, device="cpu"), analogy_file, direction="bidirectional"
+    )
     assert result["predictions"] == expected.predictions
 
 
 def test_eval_shortcut_and_template_option(tiny_roberta_path, analogy_file, capsys):
     from relemb.cli import eval_main
 
-    assert eval_main(["analogy", "--model", tiny_roberta_path, "--datasets", analogy_file, "--template", "a",
-                      "--pooling", "mask", "--no-progress"]) == 0
+    assert (
+        eval_main(
+            [
+                "analogy",
+                "--model",
+                tiny_roberta_path,
+                "--datasets",
+                analogy_file,
+                "--template",
+                "a",
+                "--pooling",
+                "mask",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "Analogy accuracy" in capsys.readouterr().out
 
 
 def test_classification_end_to_end(tiny_bert_path, lexical_folder, tmp_path, capsys):
     out = tmp_path / "cls.json"
-    args = ["eval", "classification", "--model", tiny_bert_path, "--datasets", lexical_folder, "--device", "cpu",
-            "--hidden-sizes", "8", "--learning-rates", "1e-2", "--alphas", "1e-4", "1e-3", "--output", str(out),
-            "--no-progress"]
+    args = [
+        "eval",
+        "classification",
+        "--model",
+        tiny_bert_path,
+        "--datasets",
+        lexical_folder,
+        "--device",
+        "cpu",
+        "--hidden-sizes",
+        "8",
+        "--learning-rates",
+        "1e-2",
+        "--alphas",
+        "1e-4",
+        "1e-3",
+        "--output",
+        str(out),
+        "--no-progress",
+    ]
     assert main(args) == 0
     payload = json.loads(out.read_text())
     result = payload["results"][lexical_folder]
@@ -84,34 +171,90 @@ def test_classification_end_to_end(tiny_bert_path, lexical_folder, tmp_path, cap
     assert main(args) == 0
     again = json.loads(out.read_text())["results"][lexical_folder]
     assert (again["micro_f1"], again["macro_f1"], again["best_params"]) == (
-        result["micro_f1"], result["macro_f1"], result["best_params"])
+        result["micro_f1"],
+        result["macro_f1"],
+        result["best_params"],
+    )
 
 
 def test_mapping_end_to_end(tiny_bert_path, tmp_path):
-    path = _write(tmp_path / "mapping.jsonl", [{"source": ["tokyo", "japan", "paris"], "target": ["rome", "italy", "berlin"]}])
+    path = _write(
+        tmp_path / "mapping.jsonl", [{"source": ["tokyo", "japan", "paris"], "target": ["rome", "italy", "berlin"]}]
+    )
     out = tmp_path / "mapping.json"
-    assert main(["eval", "mapping", "--model", tiny_bert_path, "--datasets", path, "--output", str(out), "--no-progress"]) == 0
+    assert (
+        main(["eval", "mapping", "--model", tiny_bert_path, "--datasets", path, "--output", str(out), "--no-progress"])
+        == 0
+    )
     problems = json.loads(out.read_text())["results"][path]["problems"]
     assert sorted(problems[0]["predicted"]) == ["berlin", "italy", "rome"]
 
 
 def test_plot_end_to_end(tiny_bert_path, lexical_folder, tmp_path):
     out = tmp_path / "plot.png"
-    assert main(["eval", "plot", "--model", tiny_bert_path, "--datasets", lexical_folder, "--method", "pca",
-                 "--output", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "plot",
+                "--model",
+                tiny_bert_path,
+                "--datasets",
+                lexical_folder,
+                "--method",
+                "pca",
+                "--output",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     folder = tmp_path / "plots"
     folder.mkdir()
-    assert main(["eval", "plot", "--model", tiny_bert_path, "--datasets", "starter", lexical_folder, "--method", "pca",
-                 "--output", str(folder), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "plot",
+                "--model",
+                tiny_bert_path,
+                "--datasets",
+                "starter",
+                lexical_folder,
+                "--method",
+                "pca",
+                "--output",
+                str(folder),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in folder.iterdir()) == ["starter.png", "toy_lexical.png"]
 
 
 def test_bad_input_gives_clear_errors(tiny_bert_path, analogy_file, tmp_path, capsys):
     out = tmp_path / "never.json"
     # unknown dataset: fails before the model is loaded, nothing written
-    assert main(["eval", "analogy", "--model", tiny_bert_path, "--datasets", "no_such_set", "--data-dir", str(tmp_path),
-                 "--output", str(out)]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "analogy",
+                "--model",
+                tiny_bert_path,
+                "--datasets",
+                "no_such_set",
+                "--data-dir",
+                str(tmp_path),
+                "--output",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no_such_set" in err
     assert not out.exists()
@@ -121,18 +264,49 @@ def test_bad_input_gives_clear_errors(tiny_bert_path, analogy_file, tmp_path, ca
     assert main(["eval", "analogy", "--model", tiny_bert_path, "--datasets", str(empty)]) == 2
     assert "no records" in capsys.readouterr().err
     # missing model path
-    assert main(["eval", "analogy", "--model", str(tmp_path / "no-model"), "--datasets", analogy_file,
-                 "--output", str(out)]) == 2
+    assert (
+        main(
+            ["eval", "analogy", "--model", str(tmp_path / "no-model"), "--datasets", analogy_file, "--output", str(out)]
+        )
+        == 2
+    )
     assert "no-model" in capsys.readouterr().err
     assert not out.exists()
     # bad arguments
     assert main(["eval", "analogy", "--model", tiny_bert_path, "--datasets", analogy_file, "--batch-size", "0"]) == 2
     assert "--batch-size" in capsys.readouterr().err
-    assert main(["eval", "plot", "--model", tiny_bert_path, "--datasets", "starter", analogy_file,
-                 "--output", str(tmp_path / "one.png")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "plot",
+                "--model",
+                tiny_bert_path,
+                "--datasets",
+                "starter",
+                analogy_file,
+                "--output",
+                str(tmp_path / "one.png"),
+            ]
+        )
+        == 2
+    )
     assert "several datasets" in capsys.readouterr().err
-    assert main(["eval", "classification", "--model", tiny_bert_path, "--datasets", "NoSuchLexical",
-                 "--data-dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "classification",
+                "--model",
+                tiny_bert_path,
+                "--datasets",
+                "NoSuchLexical",
+                "--data-dir",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "NoSuchLexical" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["eval", "analogy", "--model", tiny_bert_path, "--direction", "sideways"])

@@ -44,7 +44,8 @@ def test_metric_key_and_hand_computed_accuracy(tmp_path):
     assert metrics == {"toy_accuracy": 0.5}
     assert len(encoder.encoded) == 1 and sorted(encoder.encoded[0]) == sorted(vectors)  # each pair once
     evaluator(encoder, output_path=str(tmp_path), epoch=2, steps=20)
-    rows = list(csv.reader(open(tmp_path / "analogy_evaluation_toy_results.csv", encoding="utf-8")))
+    with open(tmp_path / "analogy_evaluation_toy_results.csv", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
     assert rows == [["epoch", "steps", "accuracy"], ["1", "10", "0.5"], ["2", "20", "0.5"]]
 
 

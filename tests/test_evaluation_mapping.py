@@ -60,7 +60,7 @@ def test_recovers_a_planted_permutation(method):
 def test_beam_scales_to_many_terms():
     gold = np.random.default_rng(5).permutation(20)
     source, target = planted(20, gold, seed=5)
-    perm, score = solve_mapping(similarity_tensor(source, target), method="beam", beam_size=4, restarts=2)
+    perm, _ = solve_mapping(similarity_tensor(source, target), method="beam", beam_size=4, restarts=2)
     assert perm.tolist() == gold.tolist()
     with pytest.raises(ValueError, match="too slow"):
         solve_mapping(similarity_tensor(source, target), method="exact")
@@ -71,10 +71,10 @@ def test_local_search_matches_the_exact_oracle_on_random_instances(objective):
     rng = np.random.default_rng(7)
     for _ in range(5):
         c = rng.uniform(-1, 1, size=(6, 6, 6, 6))
-        exact_perm, exact_score = solve_mapping(c, method="exact", objective=objective)
+        _, exact_score = solve_mapping(c, method="exact", objective=objective)
         brute = max(permutation_scores(c, np.array(p), objective)[0] for p in permutations(range(6)))
         assert exact_score == pytest.approx(brute)
-        beam_perm, beam_score = solve_mapping(c, method="beam", objective=objective, restarts=16)
+        _, beam_score = solve_mapping(c, method="beam", objective=objective, restarts=16)
         assert beam_score <= exact_score + 1e-9
         assert beam_score == pytest.approx(exact_score)
 
@@ -114,8 +114,14 @@ class AnalogModel:
 
 ROLE_VECTORS = {"centre": [5, 0, 0, 1], "orbiter": [0, 3, 1, 0], "force": [1, 1, 4, 0], "mass": [0, 0, 1, 6]}
 WORDS = {
-    "sun": "centre", "planet": "orbiter", "gravity": "force", "star mass": "mass",
-    "nucleus": "centre", "electron": "orbiter", "electromagnetism": "force", "charge": "mass",
+    "sun": "centre",
+    "planet": "orbiter",
+    "gravity": "force",
+    "star mass": "mass",
+    "nucleus": "centre",
+    "electron": "orbiter",
+    "electromagnetism": "force",
+    "charge": "mass",
 }
 
 
@@ -127,7 +133,10 @@ def _analog_model(noise=0.0):
 def test_runner_on_a_made_up_file(tmp_path):
     path = tmp_path / "mapping.jsonl"
     rows = [
-        {"source": ["sun", "planet", "gravity", "star mass"], "target": ["nucleus", "electron", "electromagnetism", "charge"]},
+        {
+            "source": ["sun", "planet", "gravity", "star mass"],
+            "target": ["nucleus", "electron", "electromagnetism", "charge"],
+        },
         {"source": ["nucleus", "charge", "electron"], "target": ["sun", "star mass", "planet"]},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

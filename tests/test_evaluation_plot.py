@@ -18,7 +18,9 @@ class ClusterModel:
         return np.array([np.array(centres[h[0]]) + rng.normal(scale=0.1, size=3) for h, _ in pairs], dtype=np.float32)
 
 
-LABELLED = [((f"{k}{i}", f"x{i}"), {"a": "hypernym", "b": "meronym", "c": "random"}[k]) for k in "abc" for i in range(8)]
+LABELLED = [
+    ((f"{k}{i}", f"x{i}"), {"a": "hypernym", "b": "meronym", "c": "random"}[k]) for k in "abc" for i in range(8)
+]
 
 
 def _png_colours(path):

@@ -275,7 +275,9 @@ def _dataset_label(dataset: str | os.PathLike | Sequence[AnalogyQuestion]) -> st
 
 
 def load_questions(
-    dataset: str | os.PathLike | Sequence[AnalogyQuestion], split: str = "test", data_dir: str | os.PathLike | None = None
+    dataset: str | os.PathLike | Sequence[AnalogyQuestion],
+    split: str = "test",
+    data_dir: str | os.PathLike | None = None,
 ) -> list[AnalogyQuestion]:
     """Questions from a dataset name, a file/folder path, or a list of :class:`AnalogyQuestion` (checked)."""
     if isinstance(dataset, (str, os.PathLike)):
@@ -338,5 +340,7 @@ def evaluate_analogy(
         n_pairs=len(pairs),
         seconds=time.perf_counter() - start,
     )
-    logger.info("analogy %s/%s (%s): %.4f on %d questions", result.dataset, split, direction, result.accuracy, len(questions))
+    logger.info(
+        "analogy %s/%s (%s): %.4f on %d questions", result.dataset, split, direction, result.accuracy, len(questions)
+    )
     return result

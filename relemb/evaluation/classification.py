@@ -112,9 +112,7 @@ def classification_metrics(
     if len(y_true) == 0:
         raise ValueError("no predictions to score")
     labels = sorted(set(y_true) | set(y_pred)) if labels is None else list(labels)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
         "micro_f1": float(f1_score(y_true, y_pred, labels=labels, average="micro", zero_division=0)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
@@ -432,6 +430,10 @@ def evaluate_classification(
         seed=seed,
     )
     logger.info(
-        "classification %s: micro F1 %.4f, macro F1 %.4f (best %s)", result.dataset, result.micro_f1, result.macro_f1, best
+        "classification %s: micro F1 %.4f, macro F1 %.4f (best %s)",
+        result.dataset,
+        result.micro_f1,
+        result.macro_f1,
+        best,
     )
     return result

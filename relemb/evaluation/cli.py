@@ -35,13 +35,23 @@ DEFAULT_ANALOGY = ("u2", "u4", "google", "bats")
 # ------------------------------------------------------------------------------------------ arguments
 def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     group = parser.add_argument_group("model and data")
-    group.add_argument("--model", required=True, help="a model folder, a Hub id, or 'minilm' (embedded all-MiniLM-L6-v2)")
-    group.add_argument("--template", default=None, help="template id a-e or a template string (default: the model's, else d)")
-    group.add_argument("--pooling", default=None, choices=("mask", "average", "average_no_mask"), help="default: the model's")
-    group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens (default: the model's, else 64)")
+    group.add_argument(
+        "--model", required=True, help="a model folder, a Hub id, or 'minilm' (embedded all-MiniLM-L6-v2)"
+    )
+    group.add_argument(
+        "--template", default=None, help="template id a-e or a template string (default: the model's, else d)"
+    )
+    group.add_argument(
+        "--pooling", default=None, choices=("mask", "average", "average_no_mask"), help="default: the model's"
+    )
+    group.add_argument(
+        "--max-length", type=int, default=None, help="truncation length in tokens (default: the model's, else 64)"
+    )
     group.add_argument("--batch-size", type=int, default=64, help="encode batch size (default 64)")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: CUDA when available)")
-    group.add_argument("--data-dir", default=None, help="local copy of the relbert datasets (default: $RELEMB_DATA_DIR, else the Hub)")
+    group.add_argument(
+        "--data-dir", default=None, help="local copy of the relbert datasets (default: $RELEMB_DATA_DIR, else the Hub)"
+    )
     group.add_argument("--output", default=None, help=output_help)
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -58,43 +68,86 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     subparsers = parser.add_subparsers(dest="eval_command", metavar="TASK", required=True)
 
     analogy = subparsers.add_parser("analogy", help="multiple-choice analogy accuracy (SAT, U2, U4, Google, BATS ...)")
-    analogy.add_argument("--datasets", nargs="+", default=list(DEFAULT_ANALOGY),
-                         help="analogy dataset names or .jsonl paths (default: u2 u4 google bats)")
+    analogy.add_argument(
+        "--datasets",
+        nargs="+",
+        default=list(DEFAULT_ANALOGY),
+        help="analogy dataset names or .jsonl paths (default: u2 u4 google bats)",
+    )
     analogy.add_argument("--split", default="test", help="test (default) or validation")
-    analogy.add_argument("--direction", default="forward", choices=("forward", "reverse", "bidirectional"),
-                         help="forward (default, as published), reverse or bidirectional")
+    analogy.add_argument(
+        "--direction",
+        default="forward",
+        choices=("forward", "reverse", "bidirectional"),
+        help="forward (default, as published), reverse or bidirectional",
+    )
     _common(analogy, "write the results as JSON to this file")
     analogy.set_defaults(_eval=_run_analogy)
 
     classification = subparsers.add_parser("classification", help="lexical relation classification with an MLP probe")
-    classification.add_argument("--datasets", nargs="+", default=list(LEXICAL_DATASETS),
-                                help="BLESS CogALexV EVALution K&H+N ROOT09 (default: all five) or folders with "
-                                     "train.jsonl, test.jsonl and optionally val.jsonl")
-    classification.add_argument("--hidden-sizes", nargs="+", type=_positive_int, default=None,
-                                help="grid: hidden layer sizes (default 100 150 200)")
-    classification.add_argument("--learning-rates", nargs="+", type=float, default=None,
-                                help="grid: initial learning rates (default 1e-3 1e-4)")
-    classification.add_argument("--alphas", nargs="+", type=float, default=None,
-                                help="grid: L2 penalties (default 1e-4 1e-3)")
-    classification.add_argument("--cv-folds", type=_positive_int, default=3,
-                                help="cross-validation folds when a dataset has no validation split (default 3)")
-    classification.add_argument("--refit-on", default="train", choices=("train", "train+validation"),
-                                help="data of the final fit (default train, as published)")
-    classification.add_argument("--tune-max-train", type=int, default=10_000,
-                                help="grid-search fits use at most this many training pairs, a stratified "
-                                     "sample (default 10000; 0: all); the final fit uses all of train")
+    classification.add_argument(
+        "--datasets",
+        nargs="+",
+        default=list(LEXICAL_DATASETS),
+        help="BLESS CogALexV EVALution K&H+N ROOT09 (default: all five) or folders with "
+        "train.jsonl, test.jsonl and optionally val.jsonl",
+    )
+    classification.add_argument(
+        "--hidden-sizes",
+        nargs="+",
+        type=_positive_int,
+        default=None,
+        help="grid: hidden layer sizes (default 100 150 200)",
+    )
+    classification.add_argument(
+        "--learning-rates", nargs="+", type=float, default=None, help="grid: initial learning rates (default 1e-3 1e-4)"
+    )
+    classification.add_argument(
+        "--alphas", nargs="+", type=float, default=None, help="grid: L2 penalties (default 1e-4 1e-3)"
+    )
+    classification.add_argument(
+        "--cv-folds",
+        type=_positive_int,
+        default=3,
+        help="cross-validation folds when a dataset has no validation split (default 3)",
+    )
+    classification.add_argument(
+        "--refit-on",
+        default="train",
+        choices=("train", "train+validation"),
+        help="data of the final fit (default train, as published)",
+    )
+    classification.add_argument(
+        "--tune-max-train",
+        type=int,
+        default=10_000,
+        help="grid-search fits use at most this many training pairs, a stratified "
+        "sample (default 10000; 0: all); the final fit uses all of train",
+    )
     classification.add_argument("--seed", type=int, default=0, help="random seed of every fit (default 0)")
     classification.add_argument("--n-jobs", type=int, default=None, help="parallel grid-search fits (default 1)")
     _common(classification, "write the results as JSON to this file")
     classification.set_defaults(_eval=_run_classification)
 
     mapping = subparsers.add_parser("mapping", help="relation mapping accuracy (Ushio et al. 2023)")
-    mapping.add_argument("--datasets", nargs="+", default=["relation_mapping"],
-                         help="relation_mapping (default) or .jsonl files of {source, target} records")
-    mapping.add_argument("--method", default="auto", choices=("auto", "exact", "beam"),
-                         help="search: exact (all permutations), beam (beam + 2-swap climbing), auto (default)")
-    mapping.add_argument("--objective", default="sum", choices=("sum", "reference"),
-                         help="sum over ordered pairs (default) or the reference's mean of maxima")
+    mapping.add_argument(
+        "--datasets",
+        nargs="+",
+        default=["relation_mapping"],
+        help="relation_mapping (default) or .jsonl files of {source, target} records",
+    )
+    mapping.add_argument(
+        "--method",
+        default="auto",
+        choices=("auto", "exact", "beam"),
+        help="search: exact (all permutations), beam (beam + 2-swap climbing), auto (default)",
+    )
+    mapping.add_argument(
+        "--objective",
+        default="sum",
+        choices=("sum", "reference"),
+        help="sum over ordered pairs (default) or the reference's mean of maxima",
+    )
     mapping.add_argument("--beam-size", type=_positive_int, default=16, help="beam width (default 16)")
     mapping.add_argument("--restarts", type=int, default=8, help="random restarts of the climbing (default 8)")
     mapping.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -102,13 +155,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mapping.set_defaults(_eval=_run_mapping)
 
     plot = subparsers.add_parser("plot", help="2-D plot of a dataset's relation embeddings, coloured by relation")
-    plot.add_argument("--datasets", nargs="+", required=True,
-                      help="lexical datasets (BLESS ...), semeval2012, starter, or files")
+    plot.add_argument(
+        "--datasets", nargs="+", required=True, help="lexical datasets (BLESS ...), semeval2012, starter, or files"
+    )
     plot.add_argument("--split", default="train", help="split to plot (default train)")
     plot.add_argument("--method", default="tsne", choices=("tsne", "pca", "umap"), help="projection (default tsne)")
-    plot.add_argument("--level", default="parent", choices=("parent", "relation"),
-                      help="relation-similarity sets: colour by parent class (default) or relation type")
-    plot.add_argument("--max-pairs", type=_positive_int, default=2000, help="plot at most this many pairs (default 2000)")
+    plot.add_argument(
+        "--level",
+        default="parent",
+        choices=("parent", "relation"),
+        help="relation-similarity sets: colour by parent class (default) or relation type",
+    )
+    plot.add_argument(
+        "--max-pairs", type=_positive_int, default=2000, help="plot at most this many pairs (default 2000)"
+    )
     plot.add_argument("--seed", type=int, default=0, help="random seed of the sample and projection (default 0)")
     _common(plot, "the PNG file (one dataset) or a folder for <dataset>.png files (default: <dataset>.png here)")
     plot.set_defaults(_eval=_run_plot)
@@ -162,7 +222,9 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
-def _payload(command: str, args: argparse.Namespace, model: Any, results: dict[str, Any], started: float) -> dict[str, Any]:
+def _payload(
+    command: str, args: argparse.Namespace, model: Any, results: dict[str, Any], started: float
+) -> dict[str, Any]:
     from relemb import __version__
 
     config = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "eval_command")}
@@ -182,7 +244,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table (pastes into docs/results.md as it is)."""
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+
     return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])])
 
 
@@ -211,8 +276,13 @@ def _run_analogy(args: argparse.Namespace) -> int:
     results = {}
     for name in _over(list(data), args, "analogy"):
         result = evaluate_analogy(
-            model, data[name], args.split, direction=args.direction, batch_size=args.batch_size,
-            show_progress_bar=_progress(args), name=name,
+            model,
+            data[name],
+            args.split,
+            direction=args.direction,
+            batch_size=args.batch_size,
+            show_progress_bar=_progress(args),
+            name=name,
         )
         results[name] = result.to_dict()
     rows = [[name, f"{100 * r['accuracy']:.1f}", r["n_questions"]] for name, r in results.items()]
@@ -258,16 +328,27 @@ def _run_classification(args: argparse.Namespace) -> int:
     results = {}
     for name in _over(list(data), args, "classification"):
         result = evaluate_classification(
-            model, data[name], grid=grid, cv_folds=args.cv_folds, seed=args.seed, refit_on=args.refit_on,
-            batch_size=args.batch_size, show_progress_bar=_progress(args), n_jobs=args.n_jobs,
-            tune_max_train=args.tune_max_train, cache=cache, name=name,
+            model,
+            data[name],
+            grid=grid,
+            cv_folds=args.cv_folds,
+            seed=args.seed,
+            refit_on=args.refit_on,
+            batch_size=args.batch_size,
+            show_progress_bar=_progress(args),
+            n_jobs=args.n_jobs,
+            tune_max_train=args.tune_max_train,
+            cache=cache,
+            name=name,
         )
         results[name] = result.to_dict()
     rows = []
     for name, r in results.items():
         best = r["best_params"]
         params = f"h={best['hidden_layer_sizes'][0]} lr={best['learning_rate_init']:g} a={best['alpha']:g}"
-        rows.append([name, f"{100 * r['micro_f1']:.1f}", f"{100 * r['macro_f1']:.1f}", params, f"{r['seconds']['total']:.0f}"])
+        rows.append(
+            [name, f"{100 * r['micro_f1']:.1f}", f"{100 * r['macro_f1']:.1f}", params, f"{r['seconds']['total']:.0f}"]
+        )
     print(f"Lexical relation classification, F1 (%) on test, model {args.model}, seed {args.seed}")
     print(_table(["dataset", "micro F1", "macro F1", "chosen hyper-parameters", "seconds"], rows))
     if output is not None:
@@ -287,8 +368,15 @@ def _run_mapping(args: argparse.Namespace) -> int:
     results = {}
     for name in _over(list(data), args, "mapping"):
         result = evaluate_mapping(
-            model, data[name], method=args.method, objective=args.objective, beam_size=args.beam_size,
-            restarts=args.restarts, seed=args.seed, batch_size=args.batch_size, show_progress_bar=_progress(args),
+            model,
+            data[name],
+            method=args.method,
+            objective=args.objective,
+            beam_size=args.beam_size,
+            restarts=args.restarts,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            show_progress_bar=_progress(args),
             name=name,
         )
         results[name] = result.to_dict()
@@ -334,8 +422,15 @@ def _run_plot(args: argparse.Namespace) -> int:
     rows = []
     for name in _over(datasets, args, "plot"):
         result = plot_relation_space(
-            model, data[name], paths[name], split=args.split, method=args.method, max_pairs=args.max_pairs,
-            seed=args.seed, batch_size=args.batch_size, show_progress_bar=_progress(args),
+            model,
+            data[name],
+            paths[name],
+            split=args.split,
+            method=args.method,
+            max_pairs=args.max_pairs,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            show_progress_bar=_progress(args),
             title=f"{name} ({args.split}), {args.model}: {args.method.upper()}",
         )
         rows.append([name, result.n_pairs, result.n_relations, result.path])

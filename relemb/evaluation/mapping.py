@@ -206,7 +206,9 @@ def mapping_accuracy(permutation: Sequence[int], gold: Sequence[int] | None = No
     permutation = np.asarray(permutation)
     gold = np.arange(len(permutation)) if gold is None else np.asarray(gold)
     if permutation.shape != gold.shape or permutation.size == 0:
-        raise ValueError(f"permutation and gold must be non-empty and of the same length, got {permutation.shape}, {gold.shape}")
+        raise ValueError(
+            f"permutation and gold must be non-empty and of the same length, got {permutation.shape}, {gold.shape}"
+        )
     return float(np.mean(permutation == gold))
 
 

@@ -60,7 +60,9 @@ def project_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> n
     try:
         import umap
     except ImportError:
-        raise ImportError("the 'umap' projection needs umap-learn: pip install umap-learn (or use tsne / pca)") from None
+        raise ImportError(
+            "the 'umap' projection needs umap-learn: pip install umap-learn (or use tsne / pca)"
+        ) from None
     return umap.UMAP(n_components=2, random_state=seed).fit_transform(embeddings)
 
 
@@ -193,12 +195,20 @@ def plot_relation_space(
     try:
         for name, colour in zip(names, colours):
             chosen = tags == name
-            axes.scatter(points[chosen, 0], points[chosen, 1], s=10, color=colour, label=f"{name} ({chosen.sum()})", alpha=0.8)
+            axes.scatter(
+                points[chosen, 0], points[chosen, 1], s=10, color=colour, label=f"{name} ({chosen.sum()})", alpha=0.8
+            )
         axes.set_title(title or f"{label} ({split}): {len(pairs)} pairs, {method.upper()}")
         axes.set_xticks([])
         axes.set_yticks([])
-        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, markerscale=2, frameon=False,
-                    ncol=1 if len(names) <= 25 else 2)
+        axes.legend(
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            fontsize=8,
+            markerscale=2,
+            frameon=False,
+            ncol=1 if len(names) <= 25 else 2,
+        )
         figure.tight_layout()
         output.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".png", dir=output.parent)
