@@ -119,6 +119,17 @@ def _add_input_arguments(parser: argparse.ArgumentParser, name: str, help_text: 
     parser.add_argument("--format", choices=FORMATS, default="auto", help="pair file format (default: from suffix)")
 
 
+def _add_precision_argument(parser: argparse.ArgumentParser) -> None:
+    from relemb.model import PRECISIONS
+
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="float32 (exact, default) or bfloat16/float16 autocast (faster on AMX CPUs and GPUs, inexact)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register ``pairs``, ``index`` and ``similar`` under ``relemb embed``."""
     actions = parser.add_subparsers(dest="embed_action", metavar="ACTION", required=True)
@@ -128,12 +139,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pairs.add_argument("--output", "-o", required=True, help="the .npy file to write (float32, one row per pair)")
     pairs.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
     pairs.add_argument("--chunk-size", type=int, default=None, help="unique pairs encoded per chunk (memory bound)")
+    _add_precision_argument(pairs)
     _add_model_arguments(pairs)
     pairs.set_defaults(embed_run=_run_pairs)
 
     index = actions.add_parser("index", help="embed candidate pairs into a reusable .npz pair index")
     _add_input_arguments(index, "input", "candidate pair file (.tsv/.txt, .csv or .jsonl)")
     index.add_argument("--output", "-o", required=True, help="the .npz index file to write")
+    _add_precision_argument(index)
     _add_model_arguments(index)
     index.set_defaults(embed_run=_run_index)
 
@@ -178,6 +191,7 @@ def _run_pairs(args: argparse.Namespace) -> int:
         show_progress_bar=_progress(args),
         output=args.output,
         chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+        precision=args.precision,
     )
     print(f"wrote {args.output}: {matrix.shape[0]} x {matrix.shape[1]} float32 ({len(set(pairs))} unique pairs)")
     return 0
@@ -190,7 +204,9 @@ def _run_index(args: argparse.Namespace) -> int:
         raise ValueError(f"--output must be a .npz file, got {args.output!r}")
     pairs = read_pairs(args.input, args.format)
     model = _load_model(args)
-    index = PairIndex.from_model(model, pairs, batch_size=args.batch_size, show_progress_bar=_progress(args))
+    index = PairIndex.from_model(
+        model, pairs, batch_size=args.batch_size, show_progress_bar=_progress(args), precision=args.precision
+    )
     index.save(args.output)
     print(f"wrote {args.output}: {len(index)} pairs, dim {index.dim}")
     return 0

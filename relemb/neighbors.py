@@ -123,13 +123,16 @@ class PairIndex:
         batch_size: int = 64,
         show_progress_bar: bool | None = None,
         backend: str = "exact",
+        precision: str = "float32",
     ) -> PairIndex:
-        """Embed ``pairs`` with ``model`` and index them.
+        """Embed ``pairs`` with ``model`` (see ``RelBERT.get_embedding`` for ``precision``) and index them.
 
         >>> index = PairIndex.from_model(model, [("baker", "bread"), ("brewer", "beer")])  # doctest: +SKIP
         """
         pairs = model.validate_pairs(pairs)
-        embeddings = model.get_embedding(pairs, batch_size=batch_size, show_progress_bar=show_progress_bar)
+        embeddings = model.get_embedding(
+            pairs, batch_size=batch_size, show_progress_bar=show_progress_bar, precision=precision
+        )
         return cls(pairs, embeddings, backend=backend, metadata=model_metadata(model))
 
     # ------------------------------------------------------------------ properties
