@@ -216,9 +216,10 @@ def _check_output(path: str | None, suffix: str = ".json") -> Path | None:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    from relemb.data.jsonl import write_files_atomic
+    from relemb.evaluation.output import atomic_output
 
-    write_files_atomic({path: json.dumps(payload, indent=2, ensure_ascii=False) + "\n"})
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)
 
 

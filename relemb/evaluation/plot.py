@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from relemb.data import load_lexical, load_relation_similarity
 from relemb.data.hierarchy import parent_class_name
 from relemb.data.names import canonical_lexical_name, canonical_relation_similarity_name
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs, pair_matrix
+from relemb.evaluation.output import atomic_output
 
 __all__ = ["PROJECTIONS", "PlotResult", "load_labelled_pairs", "plot_relation_space", "project_2d"]
 
@@ -210,15 +210,8 @@ def plot_relation_space(
             ncol=1 if len(names) <= 25 else 2,
         )
         figure.tight_layout()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".png", dir=output.parent)
-        os.close(handle)
-        try:
+        with atomic_output(output) as temporary:
             figure.savefig(temporary, format="png", bbox_inches="tight")
-            os.replace(temporary, output)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
     finally:
         plt.close(figure)
     return PlotResult(path=str(output), n_pairs=len(pairs), n_relations=len(names), method=method)
