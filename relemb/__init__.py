@@ -23,6 +23,8 @@ _LAZY = {
     "POOLING_MODES": "relemb.modules",
     "TEMPLATES": "relemb.prompts",
     "DEFAULT_TEMPLATE_ID": "relemb.prompts",
+    "PairIndex": "relemb.neighbors",
+    "Neighbor": "relemb.neighbors",
 }
 
 __all__ = [*_LAZY, "__version__"]
