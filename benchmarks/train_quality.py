@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     output_dir = args.output_dir or tempfile.mkdtemp(prefix="relemb-train-quality-")
     values["output_dir"] = output_dir
     values.setdefault("disable_tqdm", True)
-    model_args, data_args, loss_args, training_args = parse_training_arguments(values)
+    model_args, data_args, loss_args, _prompt_args, training_args = parse_training_arguments(values)
     json_path = Path(args.json) if args.json else RESULTS_DIR / (
         f"train_tuning_{args.tag}.json" if args.tune else "train_quality.json"
     )

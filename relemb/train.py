@@ -54,6 +54,7 @@ from relemb.data import (
 from relemb.evaluation import AnalogyEvaluator, evaluate_analogy
 from relemb.losses import RelationNCELoss, RelationTripletLoss
 from relemb.model import RelBERT
+from relemb.prompt_learning import PromptLearningArguments, learn_prompt
 from relemb.samplers import LABEL_COLUMN, RelationBatchSampler, encode_label
 from relemb.train_config import (
     SEMEVAL_SELECTION_METRIC,
@@ -364,10 +365,15 @@ def train(
     loss_args: LossArguments,
     training_args: RelationTrainingArguments,
     *,
+    prompt_args: PromptLearningArguments | None = None,
     device: str | None = None,
     callbacks: list[Any] | None = None,
 ) -> TrainResult:
     """Fine-tune, select the best epoch, score the test sets, save everything to ``training_args.output_dir``.
+
+    With ``prompt_args.prompt`` ``autoprompt`` or ``ptuning``, a prompt is learned first with the encoder frozen
+    (on the same rows and loss), replacing the template; ``prompt_args.prompt_only`` stops there (no encoder
+    fine-tuning).
 
     ``training_args.resume_from_checkpoint`` (``"last"`` or a checkpoint folder) continues a killed run;
     ``callbacks`` are ``transformers.TrainerCallback`` objects passed to the trainer.
@@ -385,11 +391,24 @@ def train(
     training_args.batch_sampler = RelationBatchSampler
     if training_args.metric_for_best_model == SEMEVAL_SELECTION_METRIC and evaluator is not None:
         training_args.greater_is_better = True
+    learn = prompt_args is not None and prompt_args.prompt != "manual"
+    if learn and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError(
+            f"--prompt {prompt_args.prompt} runs in one process: learn the prompt first with --prompt_only, then "
+            "fine-tune the saved folder under torchrun (see docs/prompts.md)"
+        )
     start = time.perf_counter()
     model = build_model(model_args, device=device)
+    prompt_info = None
+    if learn:
+        prompt_args.prompt_loss = loss_args.loss  # the same objective as fine-tuning
+        learn_prompt(model, data.dataset, prompt_args)  # encoder frozen inside; sets model.template
+        prompt_info = model.config.training.get("prompt_learning")
     loss = build_loss(loss_args, model, data)
     config = model.config
     config.training = recipe(model_args, data_args, loss_args, training_args, data)
+    if prompt_info is not None:
+        config.training["prompt_learning"] = prompt_info
     trainer = RelationTrainer(
         model=model.encoder,
         args=training_args,
@@ -399,7 +418,8 @@ def train(
         callbacks=callbacks,
         relemb_config=config,
     )
-    train_output = trainer.train(resume_from_checkpoint=resume)
+    prompt_only = learn and prompt_args.prompt_only
+    train_output = None if prompt_only else trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.perf_counter() - start
 
     results: dict[str, Any] = {
@@ -411,7 +431,7 @@ def train(
         "best_metric": trainer.state.best_metric,
         "global_steps": trainer.state.global_step,
         "train_seconds": round(train_seconds, 1),
-        "train_loss": train_output.training_loss,
+        "train_loss": None if train_output is None else train_output.training_loss,
         "history": [entry for entry in trainer.state.log_history if any(k.startswith("eval_") for k in entry)],
         "validation": {},
         "test": {},

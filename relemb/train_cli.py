@@ -33,6 +33,7 @@ _GROUP_TITLES = {
     "ModelArguments": "model",
     "DataArguments": "data",
     "LossArguments": "loss",
+    "PromptLearningArguments": "prompt learning (AutoPrompt / P-tuning, encoder frozen; see docs/prompts.md)",
     "RelationTrainingArguments": "training (transformers/sentence-transformers trainer options)",
 }
 _DESTS_KEY = "_relemb_train_fields"
@@ -94,8 +95,9 @@ def quickstart_defaults(environ: dict[str, str] | None = None, data_dir: str | N
     return values
 
 
-def parse_training_arguments(values: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
-    """``(ModelArguments, DataArguments, LossArguments, RelationTrainingArguments)`` from a flat dict of options.
+def parse_training_arguments(values: dict[str, Any]) -> tuple[Any, Any, Any, Any, Any]:
+    """``(ModelArguments, DataArguments, LossArguments, PromptLearningArguments, RelationTrainingArguments)``
+    from a flat dict of options.
 
     Unknown keys are an error naming them.
     """
@@ -137,11 +139,11 @@ def run(args: argparse.Namespace) -> int:
     if args.config:
         values.update(read_config_file(args.config))
     values.update(given)
-    model_args, data_args, loss_args, training_args = parse_training_arguments(values)
+    model_args, data_args, loss_args, prompt_args, training_args = parse_training_arguments(values)
 
     from relemb.train import train
 
-    result = train(model_args, data_args, loss_args, training_args)
+    result = train(model_args, data_args, loss_args, training_args, prompt_args=prompt_args)
     if result.results.get("validation") or result.results.get("test"):
         print(f"\nanalogy accuracy of {training_args.output_dir} ({model_args.base_model}, fine-tuned):")
         print(format_results(result.results))

@@ -207,7 +207,9 @@ class RelationTrainingArguments(SentenceTransformerTrainingArguments):
 
 def argument_dataclasses() -> tuple[type, ...]:
     """The dataclasses of ``relemb-train``, in parsing order."""
-    return (ModelArguments, DataArguments, LossArguments, RelationTrainingArguments)
+    from relemb.prompt_learning import PromptLearningArguments
+
+    return (ModelArguments, DataArguments, LossArguments, PromptLearningArguments, RelationTrainingArguments)
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:

@@ -56,14 +56,14 @@ def test_config_file_and_command_line_precedence(tmp_path):
     values = read_config_file(config)
     assert values["base_model"] == "minilm" and values["learning_rate"] == 2e-5
     values.update({"learning_rate": 1e-4})  # what the command line gives wins
-    model, data, loss, training = parse_training_arguments(values)
+    model, data, loss, prompt, training = parse_training_arguments(values)
     assert model.base_model == "minilm" and loss.loss == "triplet" and loss.margin == 0.5
     assert training.learning_rate == 1e-4 and training.num_train_epochs == 3
     assert data.exclude_relations == ["1", "8/d"]
 
     as_json = tmp_path / "recipe.json"
     as_json.write_text(json.dumps({"template": "a", "pooling": "mask", "output_dir": "x", "per_device_train_batch_size": 64}))
-    model, _, _, training = parse_training_arguments(read_config_file(as_json))
+    model, _, _, _, training = parse_training_arguments(read_config_file(as_json))
     assert model.pooling == "mask" and training.per_device_train_batch_size == 64
 
 
@@ -161,3 +161,36 @@ def test_quickstart_on_minilm_trains_and_scores(tmp_path, capsys, monkeypatch, m
     assert results["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert results["global_steps"] == 2 and 0.0 <= results["test"]["starter"] <= 1.0
     assert "| starter | test |" in capsys.readouterr().out
+
+
+def test_prompt_autoprompt_only(tiny_bert_path, tmp_path):
+    from relemb import RelBERT
+    from relemb.prompts import TEMPLATES
+
+    out = tmp_path / "autoprompt"
+    code = main(["train", "--base_model", tiny_bert_path, "--data", "starter", "--test_datasets", "starter",
+                 "--output_dir", str(out), "--prompt", "autoprompt", "--prompt_only",
+                 "--prompt_n1", "1", "--prompt_n2", "1", "--prompt_n3", "1",
+                 "--prompt_iterations", "3", "--prompt_candidates", "3", *FAST])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["train_loss"] is None  # prompt only: the encoder was not fine-tuned
+    assert "prompt_learning" in results["recipe"]
+    model = RelBERT.from_pretrained(out, device="cpu")
+    assert model.template != TEMPLATES["d"]
+    assert model.template.count("<mask>") == 1 and model.template.endswith("<mask>")
+
+
+def test_prompt_ptuning_then_fine_tuning(tiny_bert_path, tmp_path):
+    from relemb import RelBERT
+
+    out = tmp_path / "ptuning"
+    code = main(["train", "--base_model", tiny_bert_path, "--data", "starter", "--test_datasets", "starter",
+                 "--output_dir", str(out), "--prompt", "ptuning", "--prompt_iterations", "3",
+                 "--epochs", "1", *FAST])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["train_loss"] is not None
+    model = RelBERT.from_pretrained(out, device="cpu")
+    assert "<relemb_p0>" in model.template
+    assert model.get_embedding(("tokyo", "japan")).shape == (model.embedding_dim,)
