@@ -10,7 +10,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import torch  # noqa: E402
+
 from relemb.testing import build_tiny_encoder  # noqa: E402
+
+# Tiny models run several times faster on one thread than on two contended ones (2-core CI machine).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
