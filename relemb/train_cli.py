@@ -105,12 +105,39 @@ def parse_training_arguments(values: dict[str, Any]) -> tuple[Any, Any, Any, Any
 
     aliases = option_aliases()
     values = {aliases.get(k, k): v for k, v in values.items()}
+    numeric = _numeric_fields()
     known = {f.name for dtype in argument_dataclasses() for f in dataclasses.fields(dtype) if f.init}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown training option(s): {', '.join(unknown)} (see relemb-train --help)")
+    values = {name: _coerce(name, value, numeric) for name, value in values.items()}
     parser = HfArgumentParser(argument_dataclasses())
     return parser.parse_dict(values)
+
+
+def _numeric_fields() -> dict[str, type]:
+    """Option name -> ``int`` or ``float`` for the numeric options (``Optional`` ones included)."""
+    numeric: dict[str, type] = {}
+    for dtype in argument_dataclasses():
+        hints = get_type_hints(dtype)
+        for f in dataclasses.fields(dtype):
+            kinds = set(getattr(hints[f.name], "__args__", ())) | {hints[f.name]}
+            for kind in (float, int):  # float first: an int value is a valid float option
+                if kind in kinds:
+                    numeric[f.name] = kind
+                    break
+    return numeric
+
+
+def _coerce(name: str, value: Any, numeric: dict[str, type]) -> Any:
+    """A string given for a numeric option (YAML reads ``5e-6`` as a string) becomes a number."""
+    kind = numeric.get(name)
+    if kind is None or not isinstance(value, str):
+        return value
+    try:
+        return kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
+    except ValueError:
+        raise ValueError(f"option {name}: expected a number, got {value!r}") from None
 
 
 def format_results(results: dict[str, Any]) -> str:

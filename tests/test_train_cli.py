@@ -194,3 +194,13 @@ def test_prompt_ptuning_then_fine_tuning(tiny_bert_path, tmp_path):
     model = RelBERT.from_pretrained(out, device="cpu")
     assert "<relemb_p0>" in model.template
     assert model.get_embedding(("tokyo", "japan")).shape == (model.embedding_dim,)
+
+
+def test_yaml_exponent_numbers_are_numbers(tmp_path):
+    # YAML 1.1 reads 5e-6 (no dot) as a string; options that are numbers must still get numbers
+    config = tmp_path / "c.yaml"
+    config.write_text("learning_rate: 5e-6\nepochs: '3'\ntemperature: 1e-1\noutput_dir: x\n")
+    model, data, loss, prompt, training = parse_training_arguments(read_config_file(config))
+    assert training.learning_rate == 5e-6 and training.num_train_epochs == 3 and loss.temperature == 0.1
+    with pytest.raises(ValueError, match="option learning_rate: expected a number, got 'fast'"):
+        parse_training_arguments({"learning_rate": "fast", "output_dir": "x"})
