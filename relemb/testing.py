@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
 from relemb.prompts import TEMPLATES
 
 WORDS = (
@@ -120,3 +124,20 @@ def build_tiny_encoder(kind: str, path: str | os.PathLike, seed: int = 0, **conf
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
+
+
+class ToyDirectionLoss(nn.Module):
+    """A toy sentence-transformers loss: pull every relation embedding towards one fixed random direction.
+
+    The prompt-learning tests use it as an objective with a known optimum.
+    """
+
+    def __init__(self, model, seed: int = 0) -> None:
+        super().__init__()
+        self.model = model
+        generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("target", torch.randn(model.get_embedding_dimension(), generator=generator))
+
+    def forward(self, sentence_features, labels):
+        embeddings = self.model(sentence_features[0])["sentence_embedding"]
+        return (1 - F.cosine_similarity(embeddings, self.target[None], dim=-1)).mean()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from relemb import RelBERT
 from relemb.data import load_relation_similarity
@@ -22,20 +20,7 @@ from relemb.prompt_learning import (
     trigger_positions,
 )
 from relemb.prompts import render_prompt
-
-
-class ToyLoss(nn.Module):
-    """Pull every relation embedding towards one fixed random direction (a toy objective)."""
-
-    def __init__(self, model, seed: int = 0) -> None:
-        super().__init__()
-        self.model = model
-        generator = torch.Generator().manual_seed(seed)
-        self.register_buffer("target", torch.randn(model.get_embedding_dimension(), generator=generator))
-
-    def forward(self, sentence_features, labels):
-        embeddings = self.model(sentence_features[0])["sentence_embedding"]
-        return (1 - F.cosine_similarity(embeddings, self.target[None], dim=-1)).mean()
+from relemb.testing import ToyDirectionLoss as ToyLoss
 
 
 @pytest.fixture(scope="module", autouse=True)
