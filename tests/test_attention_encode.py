@@ -1,0 +1,155 @@
+"""relemb.attention.encode: prompt/sentence spans, eager attention, token positions of head, tail and mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relemb.attention.encode import AttentionEncoder, AttentionInput, is_random_label
+from relemb.prompts import TEMPLATES
+
+
+@pytest.fixture(scope="module")
+def bert_encoder(tiny_bert_path):
+    return AttentionEncoder.from_pretrained(tiny_bert_path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def roberta_encoder(tiny_roberta_path):
+    return AttentionEncoder.from_pretrained(tiny_roberta_path, device="cpu")
+
+
+# ------------------------------------------------------------------------------------------- inputs
+def test_from_pair_spans_cover_every_occurrence():
+    item = AttentionInput.from_pair("camera", "photographer", "a", mask_token="<mask>")
+    assert item.text == TEMPLATES["a"].replace("<subj>", "camera").replace("<obj>", "photographer")
+    assert [item.text[a:b] for a, b in item.head] == ["camera", "camera"]
+    assert [item.text[a:b] for a, b in item.tail] == ["photographer", "photographer"]
+    assert [item.text[a:b] for a, b in item.mask] == ["<mask>"]
+    assert item.pair == ("camera", "photographer")
+
+
+def test_from_pair_rejects_bad_words_and_templates():
+    with pytest.raises(ValueError, match="empty"):
+        AttentionInput.from_pair(" ", "b", "d", mask_token="[MASK]")
+    with pytest.raises(ValueError, match="no <mask>"):
+        AttentionInput.from_pair("a", "b", "<subj> and <obj>", mask_token="[MASK]")
+    with pytest.raises(ValueError, match="mask token"):
+        AttentionInput.from_pair("a [MASK]", "b", "d", mask_token="[MASK]")
+
+
+def test_from_sentence_words_and_spans():
+    item = AttentionInput.from_sentence("The cat chased the catfish.", "cat", "catfish")
+    assert item.head == ((4, 7),) and item.tail == ((19, 26),)
+    assert item.mask == ()
+    same = AttentionInput.from_sentence("The cat chased the catfish.", (4, 7), [(19, 26)])
+    assert same == item
+    with pytest.raises(ValueError, match="does not occur"):
+        AttentionInput.from_sentence("The cat sat.", "dog", "cat")
+    with pytest.raises(ValueError, match="overlap"):
+        AttentionInput.from_sentence("The cat sat.", (4, 7), (5, 9))
+    with pytest.raises(ValueError, match="outside the text"):
+        AttentionInput.from_sentence("The cat sat.", (4, 7), (10, 40))
+    with pytest.raises(ValueError, match="empty"):
+        AttentionInput.from_sentence("  ", (0, 1), (1, 2))
+
+
+def test_random_labels():
+    assert [is_random_label(x) for x in ("random", "RANDOM", "false", "hyper", "Synonym")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+# ----------------------------------------------------------------------------------------- encoding
+@pytest.mark.parametrize("which", ["bert_encoder", "roberta_encoder"])
+def test_positions_name_the_right_tokens(which, request):
+    encoder = request.getfixturevalue(which)
+    pairs = [("camera", "photographer"), ("puppy", "dog")]
+    items = list(encoder.encode(encoder.inputs_from_pairs(pairs)))
+    assert len(items) == 2
+    for item, (head, tail) in zip(items, pairs):
+        assert item.attentions.shape == (encoder.n_layers, encoder.n_heads, item.n_tokens, item.n_tokens)
+        assert np.allclose(item.attentions.sum(-1), 1.0, atol=1e-5)
+        decoded = encoder.tokenizer.convert_tokens_to_string
+        assert decoded([item.tokens[p] for p in item.head_positions]).strip() == head
+        assert decoded([item.tokens[p] for p in item.tail_positions]).strip() == tail
+        assert [item.tokens[p] for p in item.mask_positions] == [encoder.tokenizer.mask_token]
+        assert item.special_positions.tolist() == [0, item.n_tokens - 1]
+        assert item.word_ids[0] is None and item.word_ids[-1] is None
+        assert len(item.tokens) == item.n_tokens == len(item.word_ids)
+
+
+def test_batching_and_padding_do_not_change_attention(bert_encoder):
+    pairs = [("a", "b"), ("photographer", "camera"), ("tokyo", "japan")]
+    inputs = bert_encoder.inputs_from_pairs(pairs, template="<subj> and <obj> : <mask>")
+    one = list(bert_encoder.encode(inputs, batch_size=1))
+    three = list(bert_encoder.encode(inputs, batch_size=3))
+    for x, y in zip(one, three):
+        assert x.tokens == y.tokens
+        np.testing.assert_allclose(x.attentions, y.attentions, atol=1e-5)
+
+
+def test_hidden_states_and_sentences(roberta_encoder):
+    sentence = AttentionInput.from_sentence("the puppy is a young dog", "puppy", "dog")
+    (item,) = roberta_encoder.encode([sentence], output_hidden_states=True)
+    config = roberta_encoder.model.config
+    assert item.hidden_states.shape == (config.num_hidden_layers + 1, item.n_tokens, config.hidden_size)
+    assert item.mask_positions.size == 0
+    assert [item.tokens[p].lstrip("\u0120") for p in item.head_positions] == ["puppy"]
+
+
+def test_truncated_head_or_tail_names_the_input(tiny_bert_path):
+    encoder = AttentionEncoder.from_pretrained(tiny_bert_path, device="cpu", max_length=8)
+    inputs = encoder.inputs_from_pairs([("a", "b")], template="<subj> is the <mask> of a very long text and <obj>")
+    with pytest.raises(ValueError, match=r"input 0 .*'a', 'b'.*tail was truncated away at max_length=8"):
+        list(encoder.encode(inputs))
+
+
+def test_bad_inputs(bert_encoder):
+    with pytest.raises(TypeError, match="not an AttentionInput"):
+        list(bert_encoder.encode(["a sentence"]))
+    with pytest.raises(ValueError, match="batch_size"):
+        list(bert_encoder.encode([], batch_size=0))
+    with pytest.raises(ValueError, match=r"bad pair at index 1"):
+        bert_encoder.inputs_from_pairs([("a", "b"), ("", "c")])
+    with pytest.raises(ValueError, match="not a \\(head, tail\\) pair"):
+        bert_encoder.inputs_from_pairs(["ab"])
+
+
+def test_random_control_shares_tokenizer_but_not_weights(bert_encoder):
+    control = bert_encoder.random_control(seed=3)
+    again = bert_encoder.random_control(seed=3)
+    inputs = bert_encoder.inputs_from_pairs([("camera", "photographer")])
+    (x,) = bert_encoder.encode(inputs)
+    (y,) = control.encode(inputs)
+    (z,) = again.encode(inputs)
+    assert x.tokens == y.tokens and x.attentions.shape == y.attentions.shape
+    assert not np.allclose(x.attentions, y.attentions)
+    np.testing.assert_allclose(y.attentions, z.attentions)  # seeded
+    assert "random init" in control.name
+
+
+def test_from_relbert_switches_to_eager(tiny_bert_path):
+    from relemb import RelBERT
+
+    model = RelBERT.from_pretrained(tiny_bert_path, device="cpu", template="a")
+    before = model.get_embedding(("camera", "photographer"))
+    encoder = AttentionEncoder.from_relbert(model)
+    assert encoder.model.config._attn_implementation == "eager"
+    assert encoder.template == TEMPLATES["a"]
+    # the relation embedding is unchanged by the switch
+    assert np.allclose(before, model.get_embedding(("camera", "photographer")), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_minilm_prompt_positions(minilm_path):
+    encoder = AttentionEncoder.from_pretrained(minilm_path, device="cpu")
+    (item,) = encoder.encode(encoder.inputs_from_pairs([("camera", "photographer")]))
+    assert item.attentions.shape[:2] == (6, 12)
+    assert [item.tokens[p] for p in item.head_positions] == ["camera"]
+    assert [item.tokens[p] for p in item.tail_positions] == ["photographer"]
+    assert [item.tokens[p] for p in item.mask_positions] == ["[MASK]"]
