@@ -10,6 +10,9 @@ Example::
     relemb-eval classification --model minilm --data-dir /data/relbert --output classification.json
     relemb-eval mapping --model minilm --datasets problems.jsonl
     relemb-eval plot --model minilm --datasets BLESS --data-dir /data/relbert --output bless.png
+
+The attention studies (``attention-probe``, ``attention-trace``, ``attention-heads``) live in
+:mod:`relemb.attention.cli`.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``analogy``, ``classification``, ``mapping`` and ``plot`` subcommands to ``parser``."""
+    """Add the ``analogy``, ``classification``, ``mapping``, ``plot`` and ``attention-*`` subcommands to ``parser``."""
     subparsers = parser.add_subparsers(dest="eval_command", metavar="TASK", required=True)
 
     analogy = subparsers.add_parser("analogy", help="multiple-choice analogy accuracy (SAT, U2, U4, Google, BATS ...)")
@@ -172,6 +175,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plot.add_argument("--seed", type=int, default=0, help="random seed of the sample and projection (default 0)")
     _common(plot, "the PNG file (one dataset) or a folder for <dataset>.png files (default: <dataset>.png here)")
     plot.set_defaults(_eval=_run_plot)
+
+    from relemb.attention.cli import add_subcommands
+
+    add_subcommands(subparsers)
 
 
 # ---------------------------------------------------------------------------------------------- run
