@@ -37,6 +37,11 @@ def _common(parser: argparse.ArgumentParser, *, figures: bool = True) -> None:
     group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens (default: the model's)")
     group.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    group.add_argument(
+        "--random-init",
+        action="store_true",
+        help="analyse a randomly initialised copy of the model (same architecture and tokenizer), a control",
+    )
     group.add_argument("--output", default=None, help="write the results as JSON to this file")
     if figures:
         group.add_argument("--figures", default=None, help="folder for the PNG figures (created if missing)")
@@ -99,6 +104,7 @@ def add_subcommands(subparsers: Any) -> None:
     )
     trace.add_argument("--figure", default=None, help="heat map PNG (default: none)")
     trace.add_argument("--layers", action="store_true", help="heat map of the tracing down to every layer (one input)")
+    trace.add_argument("--seed", type=int, default=0, help="random seed of --random-init (default 0)")
     _common(trace, figures=False)
     trace.set_defaults(_eval=_run_trace)
 
@@ -144,9 +150,10 @@ def _load_encoder(args: argparse.Namespace):
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    return AttentionEncoder.from_pretrained(
+    encoder = AttentionEncoder.from_pretrained(
         args.model, template=args.template, max_length=args.max_length, device=args.device
     )
+    return encoder.random_control(seed=args.seed) if args.random_init else encoder
 
 
 def _write_json(path: Path | None, task: str, args: argparse.Namespace, results: Any, started: float) -> None:
@@ -185,24 +192,29 @@ def _pct(value: float | None) -> str:
 
 # -------------------------------------------------------------------------------------------- probe
 def _run_probe(args: argparse.Namespace) -> int:
-    from relemb.attention.probes import plot_dendrogram, plot_importance, plot_layer_scores, probe_relations
-    from relemb.evaluation.classification import load_lexical_splits
+    from relemb.attention.probes import (
+        load_probe_splits,
+        plot_dendrogram,
+        plot_importance,
+        plot_layer_scores,
+        probe_relations,
+    )
 
     started = time.perf_counter()
     output = _check_output(args.output, ".json")
     figures = _check_figures(args.figures)
     datasets = list(dict.fromkeys(args.datasets))
-    data = {name: load_lexical_splits(name, data_dir=args.data_dir) for name in datasets}
+    data = {name: load_probe_splits(name, data_dir=args.data_dir) for name in datasets}
     encoder = _load_encoder(args)
-    control = None if args.no_control else encoder.random_control(seed=args.seed)
+    control = False if args.no_control else encoder.random_control(seed=args.seed)
     reports = {}
+    rows = []
     for name in datasets:
         report = probe_relations(
             encoder,
             data[name],
             control=control,
-            use_control=not args.no_control,
-            tasks=tuple(args.tasks),
+            tasks=tuple(dict.fromkeys(args.tasks)),
             hidden_states=not args.no_hidden_states,
             max_train=args.max_train or None,
             max_test=args.max_test or None,
@@ -212,32 +224,43 @@ def _run_probe(args: argparse.Namespace) -> int:
             name=name,
         )
         reports[name] = report
+        rows.extend(_probe_rows(name, report))
         if figures is not None:
             stem = _stem(name)
-            for task in args.tasks:
+            for task in report.tasks:
                 plot_importance(report, figures / f"{stem}_{task}_importance.png", task=task)
             if not args.no_hidden_states:
                 plot_layer_scores(report, figures / f"{stem}_layers.png")
-            if "multiclass" in args.tasks:
+            if "multiclass" in report.tasks and report.tasks["multiclass"].clustering is not None:
                 plot_dendrogram(report, figures / f"{stem}_dendrogram.png")
-    rows = []
-    for name, report in reports.items():
-        for task, result in report.to_dict()["tasks"].items():
-            model = result["model"]["macro_f1"]
-            control_score = result.get("control", {}) or {}
-            rows.append(
-                [
-                    name,
-                    task,
-                    _pct(model),
-                    _pct(control_score.get("macro_f1")),
-                    _pct(result.get("selectivity", {}).get("macro_f1") if result.get("selectivity") else None),
-                ]
-            )
     print(f"Attention-feature probes, macro F1 (%) on test, model {args.model}")
-    print(_table(["dataset", "task", "model", "random-init control", "selectivity"], rows))
+    headers = ["dataset", "task", "classes", "attention probe", "random-init control", "selectivity"]
+    if not args.no_hidden_states:
+        headers.append("best hidden-state layer")
+    print(_table(headers, rows))
     _write_json(output, "attention-probe", args, {name: r.to_dict() for name, r in reports.items()}, started)
     return 0
+
+
+def _probe_rows(name: str, report: Any) -> list[list[Any]]:
+    rows = []
+    for task, result in report.tasks.items():
+        control = result.attention.get("control")
+        selectivity = (result.selectivity or {}).get("macro_f1")
+        row = [
+            _stem(name),
+            task,
+            len(result.classes),
+            _pct(result.attention["model"].macro_f1),
+            _pct(control.macro_f1 if control is not None else None),
+            "" if selectivity is None else f"{100 * selectivity:+.1f}",
+        ]
+        if result.hidden is not None:
+            scores = [r.macro_f1 for r in result.hidden["model"]]
+            best = max(range(len(scores)), key=scores.__getitem__)
+            row.append(f"{_pct(scores[best])} (layer {best})")
+        rows.append(row)
+    return rows
 
 
 # -------------------------------------------------------------------------------------------- trace
@@ -362,6 +385,10 @@ def _run_heads(args: argparse.Namespace) -> int:
         rows.extend(_head_rows(name, report))
     print(f"Attention heads, model {args.model}: the head with the most attention to each target")
     print(_table(["pairs", "statistic", "best head", "mean attention"], rows))
+    relation_rows = [row for name, report in reports.items() for row in _relation_rows(name, report)]
+    if relation_rows:
+        print("Heads as relation classifiers: how often the word the tail attends to most is the head word (%)")
+        print(_table(["pairs", "relation", "inputs", "best head", "accuracy", "fixed-offset baseline"], relation_rows))
     _write_json(output, "attention-heads", args, {name: r.to_dict() for name, r in reports.items()}, started)
     return 0
 
@@ -370,5 +397,16 @@ def _head_rows(name: str, report: Any) -> list[list[Any]]:
     rows = []
     for stat in ("special", "punctuation", "previous", "next", "head", "tail", "mask"):
         for layer, head, value in report.statistics.top_heads(stat, 1):
-            rows.append([name, stat, f"L{layer}.H{head}", f"{value:.3f}"])
+            rows.append([_stem(name), stat, f"L{layer}-H{head}", f"{value:.3f}"])
+    return rows
+
+
+def _relation_rows(name: str, report: Any) -> list[list[Any]]:
+    accuracy = report.relation_accuracy
+    rows = []
+    for relation in accuracy.relations:
+        layer, head, value = accuracy.best_head("tail_to_head", relation)
+        offset, baseline = accuracy.baseline("tail_to_head", relation)
+        n = accuracy.n_inputs("tail_to_head", relation)
+        rows.append([_stem(name), relation, n, f"L{layer}-H{head}", _pct(value), f"{_pct(baseline)} (offset {offset:+d})"])
     return rows
