@@ -40,7 +40,6 @@ import inspect
 import json
 import math
 import os
-import tempfile
 import unicodedata
 import warnings
 from collections import Counter
@@ -51,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from relemb._io import atomic_output, output_file, save_figure
 from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput
 
 __all__ = [
@@ -642,8 +642,8 @@ class HeadReport:
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON, atomically (parent folders are created)."""
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
-        target = _output_path(path, None)
-        with _atomic(target) as temporary:
+        target = output_file(path)
+        with atomic_output(target) as temporary:
             temporary.write_text(text, encoding="utf-8")
         return target
 
@@ -698,44 +698,7 @@ def analyze_heads(
 
 # ----------------------------------------------------------------------------------------- plots
 def _output_path(path: str | os.PathLike, suffix: str | None = ".png") -> Path:
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise IsADirectoryError(f"{str(target)!r} is a folder; give a file path")
-    if suffix is not None and target.suffix.lower() != suffix:
-        raise ValueError(f"figures are written as PNG: give a path ending in {suffix}, got {str(target)!r}")
-    return target
-
-
-class _atomic:
-    """A temporary file next to ``target`` (parents created), renamed over it on success, removed on error."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
-        os.close(handle)
-        self.temporary = Path(name)
-        return self.temporary
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
-        try:
-            if kind is None:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(self.temporary, 0o666 & ~umask)
-                os.replace(self.temporary, self.target)
-        finally:
-            if self.temporary.exists():
-                self.temporary.unlink()
-
-
-def _save_figure(figure: Any, path: str | os.PathLike) -> Path:
-    target = _output_path(path)
-    with _atomic(target) as temporary:
-        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
-    return target
+    return output_file(path, suffix)
 
 
 def plot_head_statistics(
@@ -778,7 +741,7 @@ def plot_head_statistics(
         bar.ax.ticklabel_format(useOffset=False)  # no "1e-5+3.218" over the title when values are close
     figure.suptitle(f"{report.model}: mean attention per head over {report.n_inputs} inputs", fontsize=11)
     figure.tight_layout()
-    return _save_figure(figure, target)
+    return save_figure(figure, target, dpi=110)
 
 
 def _ticks(n: int) -> list[int]:
@@ -829,7 +792,7 @@ def plot_head_map(report: HeadReport, path: str | os.PathLike, color_by: str = "
         ax.set_yticks([])
     figure.suptitle(f"{report.model}: heads by Jensen-Shannon distance (MDS), {report.n_inputs} inputs", fontsize=11)
     figure.tight_layout()
-    return _save_figure(figure, target)
+    return save_figure(figure, target, dpi=110)
 
 
 def plot_relation_heads(report: HeadReport, path: str | os.PathLike, direction: str = "tail_to_head") -> Path:
@@ -867,4 +830,4 @@ def plot_relation_heads(report: HeadReport, path: str | os.PathLike, direction: 
     source, _, goal = direction.partition("_to_")
     ax.set_title(f"{report.model}: heads as {source} -> {goal} classifiers", fontsize=10)
     figure.tight_layout()
-    return _save_figure(figure, target)
+    return save_figure(figure, target, dpi=110)

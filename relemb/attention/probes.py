@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from relemb._io import atomic_output, output_file, save_figure
 from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, is_random_label
 
 __all__ = [
@@ -565,9 +566,10 @@ class ProbeReport:
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON, atomically (parents created; an existing folder is refused)."""
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-        with _atomic(path) as temporary:
+        target = output_file(path)
+        with atomic_output(target) as temporary:
             temporary.write_text(text + "\n", encoding="utf-8")
-        return Path(path)
+        return target
 
 
 # --------------------------------------------------------------------------------------------- runner
@@ -836,32 +838,6 @@ def probe_datasets(
 
 
 # ---------------------------------------------------------------------------------------------- plots
-class _atomic:
-    """Context manager yielding a temporary path next to ``path``; renamed into place on success, removed
-    on error. Parents are created; an existing folder at ``path`` is refused."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.target = Path(path).expanduser()
-        if self.target.is_dir():
-            raise IsADirectoryError(f"{self.target} is a folder; give a file path")
-        self.manager: Any = None
-
-    def __enter__(self) -> Path:
-        from relemb.evaluation.output import atomic_output
-
-        self.manager = atomic_output(self.target)
-        return self.manager.__enter__()
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self.manager.__exit__(*exc)
-
-
-def _save_figure(figure: Any, path: str | os.PathLike) -> Path:
-    with _atomic(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
-    return Path(path).expanduser()
-
-
 def _task(report: ProbeReport, task: str | None) -> TaskReport:
     if task is None:
         task = "multiclass" if "multiclass" in report.tasks else next(iter(report.tasks))
@@ -879,8 +855,7 @@ def plot_importance(
 
     if by not in ("direction", "overall"):
         raise ValueError(f"by must be 'direction' or 'overall', got {by!r}")
-    if Path(path).expanduser().is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file path")
+    output_file(path, ".png")
     part = _task(report, task)
     importance = part.importance
     if by == "overall":
@@ -907,7 +882,7 @@ def plot_importance(
         ax.set_visible(False)
     figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="|standardised coef|")
     figure.suptitle(f"{report.dataset}: {part.task} attention probe importance ({report.model})", fontsize=10)
-    return _save_figure(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_layer_scores(report: ProbeReport, path: str | os.PathLike, *, metric: str = "macro_f1") -> Path:
@@ -917,8 +892,7 @@ def plot_layer_scores(report: ProbeReport, path: str | os.PathLike, *, metric: s
 
     if metric not in ("macro_f1", "micro_f1", "accuracy"):
         raise ValueError(f"metric must be macro_f1, micro_f1 or accuracy, got {metric!r}")
-    if Path(path).expanduser().is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file path")
+    output_file(path, ".png")
     parts = list(report.tasks.values())
     if any(part.hidden is None for part in parts):
         raise ValueError("the report has no hidden-state probes (probe_relations(..., hidden_states=True))")
@@ -942,7 +916,7 @@ def plot_layer_scores(report: ProbeReport, path: str | os.PathLike, *, metric: s
         ax.legend(fontsize=7, loc="lower right")
     figure.suptitle(f"{report.dataset}: probes per layer ({report.model})", fontsize=10)
     figure.tight_layout()
-    return _save_figure(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_dendrogram(
@@ -957,8 +931,7 @@ def plot_dendrogram(
     from matplotlib.figure import Figure
     from scipy.cluster.hierarchy import dendrogram
 
-    if Path(path).expanduser().is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file path")
+    output_file(path, ".png")
     if isinstance(source, ProbeReport):
         clustering = _task(source, task).clustering
         if clustering is None:
@@ -980,4 +953,4 @@ def plot_dendrogram(
     ax.set_xlim(left=0.0)
     ax.set_title(title or "relation clustering", fontsize=9)
     figure.tight_layout()
-    return _save_figure(figure, path)
+    return save_figure(figure, path)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import operator
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from relemb._io import output_file, save_figure
 from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput
 
 __all__ = [
@@ -502,22 +502,6 @@ def _heat_map(axes: Any, values: np.ndarray, row_labels: list[str], item: TokenS
     return image
 
 
-def _save_png(figure: Any, path: Path) -> None:
-    """Render ``figure`` to a temporary file next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def plot_token_scores(
     scores: TokenScores | Sequence[TokenScores],
     path: str | os.PathLike,
@@ -545,9 +529,7 @@ def plot_token_scores(
             raise ValueError(f"layers=True plots one input, got {len(items)}")
         if items[0].tracing_layers is None:
             raise ValueError("these scores have no tracing_layers; compute them with trace() or token_scores()")
-    target = Path(os.fspath(path)).expanduser()
-    if target.is_dir():
-        raise IsADirectoryError(f"{os.fspath(path)!r} is a folder; give a .png file path")
+    target = output_file(path, ".png")
 
     from matplotlib.figure import Figure
 
@@ -574,5 +556,4 @@ def plot_token_scores(
     if title:
         figure.suptitle(title, fontsize=11)
     figure.tight_layout()
-    _save_png(figure, target)
-    return target
+    return save_figure(figure, target)
