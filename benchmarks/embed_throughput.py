@@ -295,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time fp32 with the encoder under torch.compile(dynamic=True, options={'freezing': True})",
     )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        choices=("openvino", "onnx"),
+        help="also time fp32 through this sentence-transformers backend (extra relemb[openvino] / relemb[onnx])",
+    )
     parser.add_argument("--stream-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -332,12 +338,21 @@ def main(argv: list[str] | None = None) -> int:
         compile_seconds = time.perf_counter() - start
         print(f"torch.compile: first call {compile_seconds:.1f}s", flush=True)
         methods["relemb float32 compiled"] = lambda: compiled.get_embedding(pairs, args.batch_size)
+    backend_seconds = None
+    if args.backend:
+        start = time.perf_counter()
+        exported = RelBERT.from_pretrained(args.model, template=args.template, device=args.device, backend=args.backend)
+        backend_seconds = time.perf_counter() - start
+        print(f"backend {args.backend}: load and export {backend_seconds:.1f}s", flush=True)
+        methods[f"relemb float32 {args.backend}"] = lambda: exported.get_embedding(pairs, args.batch_size)
     methods["reference float32"] = lambda: reference_embed(model, pairs, args.batch_size)
     for name in methods:  # warm-up (allocator, kernels, autocast caches)
         if name == "reference float32":
             reference_embed(model, pairs[: args.batch_size], args.batch_size)
         elif name.startswith("relemb float32 compiled"):
             compiled.get_embedding(pairs[: args.batch_size], args.batch_size)
+        elif args.backend and name == f"relemb float32 {args.backend}":
+            exported.get_embedding(pairs[: args.batch_size], args.batch_size)
         else:
             model.get_embedding(pairs[: args.batch_size], args.batch_size, precision=name.split()[1])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -393,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             "pair_source": source,
             "repeats": args.repeats,
             "compile_first_call_seconds": compile_seconds,
+            "backend": args.backend,
+            "backend_load_seconds": backend_seconds,
             "pairs_checked_against_plain": int(len(rows)),
             "load_average_1min_before_after": [load, load_after],
         },

@@ -111,6 +111,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens")
     group.add_argument("--device", default=None, help="cpu, cuda, ...; default: CUDA when available")
     group.add_argument("--batch-size", type=int, default=64, help="pairs per forward pass (default 64)")
+    group.add_argument(
+        "--backend",
+        default="torch",
+        choices=("torch", "openvino", "onnx"),
+        help="inference backend (default torch; openvino needs the relemb[openvino] extra)",
+    )
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -169,7 +175,12 @@ def _load_model(args: argparse.Namespace):
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
     return RelBERT.from_pretrained(
-        args.model, template=args.template, pooling=args.pooling, device=args.device, max_length=args.max_length
+        args.model,
+        template=args.template,
+        pooling=args.pooling,
+        device=args.device,
+        max_length=args.max_length,
+        backend=args.backend,
     )
 
 

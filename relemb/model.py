@@ -156,6 +156,7 @@ class RelBERT:
         cache_folder: str | None = None,
         local_files_only: bool = False,
         model_kwargs: dict[str, Any] | None = None,
+        backend: str = "torch",
     ) -> RelBERT:
         """Load a saved relemb model, or turn any transformers encoder checkpoint into a relation model.
 
@@ -168,7 +169,14 @@ class RelBERT:
             max_length: truncation length in tokens; default: the checkpoint's, else 64.
             revision, token, cache_folder, local_files_only: Hub loading options.
             model_kwargs: passed to ``transformers.AutoModel.from_pretrained`` (e.g. ``torch_dtype``).
+            backend: ``"torch"`` (default), ``"openvino"`` or ``"onnx"``: sentence-transformers' inference
+                backends (extras ``relemb[openvino]`` / ``relemb[onnx]``; the model is exported on first use).
+                Inference only: train with ``"torch"``.
         """
+        backend = check_backend(backend)
+        if backend == "openvino":
+            # OpenVINO runs in bf16 on CPUs that support it unless told otherwise: keep fp32 (equal embeddings)
+            model_kwargs = {"ov_config": {"INFERENCE_PRECISION_HINT": "f32"}, **(model_kwargs or {})}
         if template is not None:
             template = resolve_template(template)
         if pooling is not None:
@@ -188,6 +196,7 @@ class RelBERT:
                 cache_folder=cache_folder,
                 local_files_only=local_files_only,
                 model_kwargs=model_kwargs,
+                backend=backend,
             )
             config = RelBERTConfig.load(name) if Path(name).is_dir() else _hub_relemb_config(name, **hub_kwargs)
             model = cls(encoder, config)
@@ -210,9 +219,10 @@ class RelBERT:
             model_kwargs={**hub_kwargs, **(model_kwargs or {})},
             processor_kwargs=dict(hub_kwargs),
             config_kwargs=dict(hub_kwargs),
+            backend=backend,
         )
         pooler = RelationPooling(transformer.get_embedding_dimension(), transformer.mask_token_id, pooling)
-        encoder = SentenceTransformer(modules=[transformer, pooler], device=device)
+        encoder = SentenceTransformer(modules=[transformer, pooler], device=device, backend=backend)
         base_model = str(name_or_path)
         if base_model.lower() in EMBEDDED_MODELS:
             base_model = EMBEDDED_MODELS[base_model.lower()][1]
@@ -494,6 +504,40 @@ class RelBERT:
                     ) from None
                 raise
         return str(getattr(info, "commit_url", info))
+
+
+#: Inference backends of sentence-transformers: backend -> (module that must import, its package, relemb extra).
+BACKENDS: dict[str, tuple[str, str, str] | None] = {
+    "torch": None,
+    "openvino": ("optimum.intel", "optimum-intel", "openvino"),
+    "onnx": ("optimum.onnxruntime", "optimum-onnx", "onnx"),
+}
+
+
+def check_backend(backend: str) -> str:
+    """Return ``backend`` if it is known and its package is installed; raise ``ValueError``/``ImportError`` otherwise.
+
+    >>> check_backend("torch")
+    'torch'
+    >>> check_backend("tensorrt")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown backend 'tensorrt'; choose from torch, openvino, onnx
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    needs = BACKENDS[backend]
+    if needs is not None:
+        import importlib.util
+
+        module, package, extra = needs
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ImportError:
+            found = False
+        if not found:
+            raise ImportError(f"backend={backend!r} needs {package} (module {module}): pip install 'relemb[{extra}]'")
+    return backend
 
 
 def _write_npy(output: str | os.PathLike, shape: tuple[int, int], fill) -> np.ndarray:

@@ -93,6 +93,22 @@ def test_bad_from_pretrained_arguments(tiny_bert_path, tmp_path):
         RelBERT.from_pretrained(tiny_bert_path, pooling="sum")
     with pytest.raises(ModelNotFoundError, match="not a folder"):
         RelBERT.from_pretrained(str(tmp_path / "missing" / "model"))
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
+        RelBERT.from_pretrained(tiny_bert_path, backend="tensorrt")
+
+
+@pytest.mark.parametrize("backend, module", [("openvino", "optimum.intel"), ("onnx", "optimum.onnxruntime")])
+def test_missing_backend_package_is_named(tiny_bert_path, backend, module):
+    import importlib.util
+
+    try:
+        installed = importlib.util.find_spec(module) is not None
+    except ImportError:
+        installed = False
+    if installed:
+        pytest.skip(f"{module} is installed here")
+    with pytest.raises(ImportError, match=rf"backend='{backend}' needs .*pip install 'relemb\[{backend}\]'"):
+        RelBERT.from_pretrained(tiny_bert_path, backend=backend)
 
 
 def test_hub_id_offline_fails_fast_and_clearly(monkeypatch):
@@ -265,3 +281,12 @@ def test_embedded_minilm_end_to_end(tmp_path):
     model.save_pretrained(tmp_path / "m")
     again = RelBERT.from_pretrained(tmp_path / "m", device="cpu")
     np.testing.assert_allclose(again.get_embedding(("Tokyo", "Japan")), vectors[0], atol=1e-6)
+
+
+def test_openvino_backend_matches_torch(tiny_bert_path):
+    """Runs where the ``openvino`` extra is installed (not in the default test environment)."""
+    pytest.importorskip("optimum.intel")
+    pairs = [("camera", "photographer"), ("tokyo", "japan"), ("a", "b")]
+    expected = RelBERT.from_pretrained(tiny_bert_path, device="cpu").get_embedding(pairs)
+    model = RelBERT.from_pretrained(tiny_bert_path, device="cpu", backend="openvino")
+    np.testing.assert_allclose(model.get_embedding(pairs), expected, atol=1e-4)

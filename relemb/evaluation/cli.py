@@ -53,6 +53,12 @@ def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     group.add_argument("--batch-size", type=int, default=64, help="encode batch size (default 64)")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: CUDA when available)")
     group.add_argument(
+        "--backend",
+        default="torch",
+        choices=("torch", "openvino", "onnx"),
+        help="inference backend (default torch; openvino needs the relemb[openvino] extra)",
+    )
+    group.add_argument(
         "--data-dir", default=None, help="local copy of the relbert datasets (default: $RELEMB_DATA_DIR, else the Hub)"
     )
     group.add_argument("--output", default=None, help=output_help)
@@ -197,7 +203,12 @@ def _load_model(args: argparse.Namespace):
     from relemb import RelBERT
 
     return RelBERT.from_pretrained(
-        args.model, template=args.template, pooling=args.pooling, device=args.device, max_length=args.max_length
+        args.model,
+        template=args.template,
+        pooling=args.pooling,
+        device=args.device,
+        max_length=args.max_length,
+        backend=args.backend,
     )
 
 
