@@ -108,11 +108,11 @@ def test_attention_features_order_matches_feature_names(mask):
     roles = {"head": [1, 2], "tail": [5], "mask": [4]}
     for index, name in enumerate(names):
         direction, layer, head = feature_location(index, L, H, with_mask=mask)
-        assert name == f"L{layer}.H{head} {direction}"
+        assert name == f"L{layer}-H{head} {direction}"
         source, target = direction.split("->")
         expected = span_attention(item.attentions, roles[source], roles[target])[layer, head]
         assert features[index] == pytest.approx(expected, rel=1e-6)
-    assert names[0] == "L0.H0 head->tail" and names[L * H] == "L0.H0 tail->head"
+    assert names[0] == "L0-H0 head->tail" and names[L * H] == "L0-H0 tail->head"
     if mask:
         assert len(attention_features(item, with_mask=False)) == 2 * L * H
         assert np.allclose(attention_features(item, with_mask=False), features[: 2 * L * H])
@@ -177,7 +177,7 @@ def test_feature_importance_finds_the_informative_feature(with_mask):
     assert per_feature[informative] > 5 * others.max()
     direction = "head->mask" if with_mask else "tail->head"
     assert feature_location(informative, L, H, with_mask) == (direction, 2, 1)
-    assert importance["top"][0]["name"] == f"L2.H1 {direction}"
+    assert importance["top"][0]["name"] == f"L2-H1 {direction}"
     assert importance["overall"].shape == (L, H)
     assert np.unravel_index(np.argmax(importance["overall"]), (L, H)) == (2, 1)
     assert importance["per_direction"].shape == (len(directions(with_mask)), L, H)

@@ -87,5 +87,6 @@ __all__ = [
     "span_attention",
     "trace",
     "trace_attention",
+    "word_level_attention",
     "word_scores",
 ]

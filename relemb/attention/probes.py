@@ -35,7 +35,7 @@ Example::
     plot_importance(report, "bless_importance.png")
 
 >>> feature_names(1, 2, with_mask=False)
-['L0.H0 head->tail', 'L0.H1 head->tail', 'L0.H0 tail->head', 'L0.H1 tail->head']
+['L0-H0 head->tail', 'L0-H1 head->tail', 'L0-H0 tail->head', 'L0-H1 tail->head']
 >>> feature_location(3, n_layers=1, n_heads=2, with_mask=False)
 ('tail->head', 0, 1)
 """
@@ -136,9 +136,9 @@ def directions(with_mask: bool) -> tuple[str, ...]:
 
 
 def feature_names(n_layers: int, n_heads: int, with_mask: bool) -> list[str]:
-    """Names of the attention features in order, ``"L{layer}.H{head} {direction}"`` (0-based)."""
+    """Names of the attention features in order, ``"L{layer}-H{head} {direction}"`` (0-based)."""
     return [
-        f"L{layer}.H{head} {direction}"
+        f"L{layer}-H{head} {direction}"
         for direction in directions(with_mask)
         for layer in range(n_layers)
         for head in range(n_heads)
@@ -435,7 +435,7 @@ def feature_importance(result: ProbeResult | np.ndarray, n_layers: int, n_heads:
         top.append(
             {
                 "index": int(index),
-                "name": f"L{layer}.H{head} {direction}",
+                "name": f"L{layer}-H{head} {direction}",
                 "direction": direction,
                 "layer": layer,
                 "head": head,
