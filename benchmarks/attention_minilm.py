@@ -69,6 +69,17 @@ def sample(records: list, limit: int, seed: int) -> list:
     return [records[i] for i in sorted(keep)]
 
 
+def _rounded(value: object) -> object:
+    """Floats to 6 decimals, recursively (the JSON is for reading numbers, not for bit-exact replay)."""
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trained", default=None, help="a relemb model fine-tuned from MiniLM (e.g. the issue-5 recipe)")
@@ -214,7 +225,8 @@ def main() -> int:
     results["seconds"] = round(time.perf_counter() - started, 1)
     target = Path(args.json)
     with atomic_output(target) as temporary:
-        temporary.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        # compact: the head distance matrices and per-feature importances make an indented file large
+        temporary.write_text(json.dumps(_rounded(results), separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"\nwrote {target} and the figures in {figures} ({results['seconds']:.0f} s)", file=sys.stderr)
     return 0
 
