@@ -344,6 +344,12 @@ class RelBERT:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        backend = getattr(self.transformer, "backend", "torch")
+        if precision != "float32" and backend != "torch":
+            raise ValueError(
+                f"precision={precision!r} is autocast for the torch backend; this model runs on {backend!r} in fp32 "
+                "(for OpenVINO bf16 load it with model_kwargs={'ov_config': {'INFERENCE_PRECISION_HINT': 'bf16'}})"
+            )
         if self.is_single_pair(pairs):
             if output is not None:
                 raise ValueError("output= writes a matrix: pass a list of pairs, not a single pair")

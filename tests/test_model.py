@@ -290,3 +290,5 @@ def test_openvino_backend_matches_torch(tiny_bert_path):
     expected = RelBERT.from_pretrained(tiny_bert_path, device="cpu").get_embedding(pairs)
     model = RelBERT.from_pretrained(tiny_bert_path, device="cpu", backend="openvino")
     np.testing.assert_allclose(model.get_embedding(pairs), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="autocast for the torch backend"):
+        model.get_embedding(pairs, precision="bfloat16")
