@@ -158,6 +158,24 @@ def test_probe_without_control_or_hidden_states(tiny_roberta_path, lexical_folde
     assert "control" not in task["attention"] and task["selectivity"] is None and task["hidden_states"] is None
 
 
+def test_probe_random_init_model_gets_a_different_control(tiny_bert_path, lexical_folder, tmp_path, monkeypatch):
+    from relemb.attention.encode import AttentionEncoder
+
+    seeds = []
+    original = AttentionEncoder.random_control
+
+    def spy(self, seed=0):
+        seeds.append(seed)
+        return original(self, seed=seed)
+
+    monkeypatch.setattr(AttentionEncoder, "random_control", spy)
+    code = main(
+        ["eval", "attention-probe", "--model", tiny_bert_path, "--device", "cpu", "--no-progress", "--random-init",
+         "--datasets", lexical_folder, "--tasks", "binary", "--no-hidden-states", "--seed", "3"]
+    )  # fmt: skip
+    assert code == 0 and seeds == [3, 4]
+
+
 def test_probe_bad_dataset_fails_before_the_model(tmp_path, capsys):
     code = main(["eval", "attention-probe", "--model", "no/such-model", "--datasets", "NotADataset", "--no-progress"])
     assert code == 2

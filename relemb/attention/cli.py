@@ -206,7 +206,9 @@ def _run_probe(args: argparse.Namespace) -> int:
     datasets = list(dict.fromkeys(args.datasets))
     data = {name: load_probe_splits(name, data_dir=args.data_dir) for name in datasets}
     encoder = _load_encoder(args)
-    control = False if args.no_control else encoder.random_control(seed=args.seed)
+    # with --random-init the model is itself random_control(seed): the control needs other weights
+    control_seed = args.seed + 1 if args.random_init else args.seed
+    control = False if args.no_control else encoder.random_control(seed=control_seed)
     reports = {}
     rows = []
     for name in datasets:
