@@ -160,7 +160,7 @@ def _write_json(path: Path | None, task: str, args: argparse.Namespace, results:
     if path is None:
         return
     from relemb import __version__
-    from relemb.evaluation.output import atomic_output
+    from relemb._io import atomic_output
 
     arguments = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "eval_command")}
     payload = {
