@@ -78,6 +78,9 @@ def test_positions_name_the_right_tokens(which, request):
         assert decoded([item.tokens[p] for p in item.head_positions]).strip() == head
         assert decoded([item.tokens[p] for p in item.tail_positions]).strip() == tail
         assert [item.tokens[p] for p in item.mask_positions] == [encoder.tokenizer.mask_token]
+        spans = item.offsets[item.head_positions]
+        assert item.input.text[spans[:, 0].min() : spans[:, 1].max()] == head
+        assert item.offsets.shape == (item.n_tokens, 2)
         assert item.special_positions.tolist() == [0, item.n_tokens - 1]
         assert item.word_ids[0] is None and item.word_ids[-1] is None
         assert len(item.tokens) == item.n_tokens == len(item.word_ids)

@@ -146,7 +146,8 @@ class EncodedInput:
     and the token positions of the head, tail, mask and framing special tokens (CLS/SEP, <s>/</s>).
 
     ``word_ids`` maps each token to its word in the text (``None`` for special tokens), as the fast
-    tokenizer's pre-tokenizer splits words.
+    tokenizer's pre-tokenizer splits words; ``offsets`` ``(tokens, 2)`` are the tokens' character spans in
+    the text (``(0, 0)`` for special tokens).
     """
 
     input: AttentionInput
@@ -158,6 +159,7 @@ class EncodedInput:
     special_positions: np.ndarray
     word_ids: list[int | None]
     hidden_states: np.ndarray | None = None
+    offsets: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -388,6 +390,7 @@ class AttentionEncoder:
             special_positions=special,
             word_ids=words,
             hidden_states=None if hidden is None else np.ascontiguousarray(hidden, dtype=np.float32),
+            offsets=np.asarray(offsets, dtype=np.int64),
         )
 
 

@@ -370,7 +370,11 @@ def token_scores(
     residual: bool = True,
     head_fusion: str = "mean",
 ) -> TokenScores:
-    """Tracing and rollout scores of one :class:`~relemb.attention.encode.EncodedInput`."""
+    """Tracing and rollout scores of one :class:`~relemb.attention.encode.EncodedInput`.
+
+    ``offsets`` (the tokens' character spans, for word names) default to the item's own.
+    """
+    offsets = item.offsets if offsets is None else offsets
     position = start_position(item, start, index=index)
     layers = trace_attention(item.attentions, position, return_layers=True)
     rollout = attention_rollout(item.attentions, position, residual=residual, head_fusion=head_fusion)
@@ -390,17 +394,6 @@ def token_scores(
         pair=item.input.pair,
         model=model,
     )
-
-
-def _offsets(encoder: AttentionEncoder, texts: list[str]) -> list[Any]:
-    """The tokens' character offsets, as the encoder tokenises (no padding); ``None`` where unavailable."""
-    try:
-        batch = encoder.tokenizer(
-            texts, truncation=True, max_length=encoder.max_length, return_offsets_mapping=True
-        )
-        return list(batch["offset_mapping"])
-    except Exception:  # offsets only name words; never fail the scores for them
-        return [None] * len(texts)
 
 
 def trace(
@@ -435,20 +428,13 @@ def trace(
     if head_fusion not in HEAD_FUSIONS:
         raise ValueError(f"unknown head_fusion {head_fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
     results: list[TokenScores] = []
-    offsets: list[Any] = []
     for index, item in enumerate(
         encoder.encode(inputs, batch_size=batch_size, show_progress_bar=show_progress_bar)
     ):
-        if index % batch_size == 0:
-            offsets = _offsets(encoder, [x.text for x in inputs[index : index + batch_size]])
-        item_offsets = offsets[index % batch_size]
-        if item_offsets is not None and len(item_offsets) != item.n_tokens:
-            item_offsets = None
         results.append(
             token_scores(
                 item,
                 start,
-                offsets=item_offsets,
                 model=encoder.name,
                 index=index,
                 residual=residual,
