@@ -32,7 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 
-from relemb._io import atomic_output  # noqa: E402
+from relemb._io import atomic_output, markdown_table  # noqa: E402
 from relemb.attention import (  # noqa: E402
     AttentionEncoder,
     analyze_heads,
@@ -50,13 +50,6 @@ from relemb.data import LEXICAL_DATASETS, load_lexical  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_PAIRS = [("camera", "photographer"), ("barista", "coffee"), ("Tokyo", "Japan")]
-
-
-def table(headers: list[str], rows: list[list[object]]) -> str:
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
-    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])])
 
 
 def sample(records: list, limit: int, seed: int) -> list:
@@ -164,7 +157,7 @@ def main() -> int:
             print(f"probes {name} {label}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     print("Attention-feature probes, macro F1 (%) on test")
     print(
-        table(
+        markdown_table(
             [
                 "dataset",
                 "task",
@@ -201,7 +194,7 @@ def main() -> int:
                 ]
             )
     print("\nAttention tracing / rollout from [MASK]: score on the head and tail words")
-    print(table(["model", "pair", "tracing head", "tracing tail", "rollout head", "rollout tail"], trace_rows))
+    print(markdown_table(["model", "pair", "tracing head", "tracing tail", "rollout head", "rollout tail"], trace_rows))
 
     # 3. heads -----------------------------------------------------------------------------------------
     head_rows = []
@@ -220,7 +213,7 @@ def main() -> int:
             ((layer, head, value),) = report.statistics.top_heads(stat, 1)
             head_rows.append([label, stat, f"{float(mean.mean()):.3f}", f"L{layer}-H{head} ({value:.3f})"])
     print(f"\nHead statistics on {len(bless)} BLESS test prompts: mean over heads, and the top head")
-    print(table(["model", "statistic", "mean over heads", "top head"], head_rows))
+    print(markdown_table(["model", "statistic", "mean over heads", "top head"], head_rows))
 
     results["seconds"] = round(time.perf_counter() - started, 1)
     target = Path(args.json)

@@ -1,5 +1,6 @@
-"""Write result files and figures atomically: a temporary file next to the target, renamed into place when
-complete. A light module (no sentence-transformers import), shared by evaluation and attention analysis.
+"""Result output shared by the commands and benchmarks: files and figures written atomically (a temporary
+file next to the target, renamed into place when complete) and Markdown tables. A light module (no
+sentence-transformers import).
 
 >>> import tempfile, pathlib
 >>> target = pathlib.Path(tempfile.mkdtemp()) / "out" / "results.json"
@@ -14,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_output", "output_file", "save_figure"]
+__all__ = ["atomic_output", "markdown_table", "output_file", "save_figure"]
 
 
 def _default_mode() -> int:
@@ -66,3 +67,20 @@ def save_figure(figure: Any, path: str | os.PathLike, *, dpi: int = 120) -> Path
     with atomic_output(target) as temporary:
         figure.savefig(temporary, format="png", dpi=dpi, bbox_inches="tight")
     return target
+
+
+def markdown_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table with padded columns (pastes into the docs as it is).
+
+    >>> print(markdown_table(["a", "bb"], [[1, 2]]))
+    | a | bb |
+    |---|----|
+    | 1 | 2  |
+    """
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+
+    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])])

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from relemb._io import markdown_table
 from relemb.data import LEXICAL_DATASETS
 
 __all__ = ["add_subcommands"]
@@ -175,12 +176,6 @@ def _write_json(path: Path | None, task: str, args: argparse.Namespace, results:
     print(f"wrote {path}", file=sys.stderr)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    from relemb.evaluation.cli import _table as table
-
-    return table(headers, rows)
-
-
 def _stem(name: str) -> str:
     base = Path(name).name if ("/" in name or "\\" in name) else name
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in base) or "dataset"
@@ -239,7 +234,7 @@ def _run_probe(args: argparse.Namespace) -> int:
     headers = ["dataset", "task", "classes", "attention probe", "random-init control", "selectivity"]
     if not args.no_hidden_states:
         headers.append("best hidden-state layer")
-    print(_table(headers, rows))
+    print(markdown_table(headers, rows))
     _write_json(output, "attention-probe", args, {name: r.to_dict() for name, r in reports.items()}, started)
     return 0
 
@@ -313,7 +308,7 @@ def _run_trace(args: argparse.Namespace) -> int:
         order = sorted(range(len(item.tokens)), key=lambda i: -item.tracing[i])[:5]
         print(f"{item.text}\n  from {item.start_token!r} (position {item.start_position})")
         rows = [[item.tokens[i], f"{item.tracing[i]:.3f}", f"{item.rollout[i]:.3f}"] for i in order]
-        print(_table(["token", "tracing", "rollout"], rows))
+        print(markdown_table(["token", "tracing", "rollout"], rows))
     if figure is not None:
         plot_token_scores(scores if not args.layers else scores[0], figure, layers=args.layers, title=str(args.model))
         print(f"wrote {figure}", file=sys.stderr)
@@ -386,11 +381,11 @@ def _run_heads(args: argparse.Namespace) -> int:
                 plot_relation_heads(report, figures / f"{stem}_relation_heads.png")
         rows.extend(_head_rows(name, report))
     print(f"Attention heads, model {args.model}: the head with the most attention to each target")
-    print(_table(["pairs", "statistic", "best head", "mean attention"], rows))
+    print(markdown_table(["pairs", "statistic", "best head", "mean attention"], rows))
     relation_rows = [row for name, report in reports.items() for row in _relation_rows(name, report)]
     if relation_rows:
         print("Heads as relation classifiers: how often the word the tail attends to most is the head word (%)")
-        print(_table(["pairs", "relation", "inputs", "best head", "accuracy", "fixed-offset baseline"], relation_rows))
+        print(markdown_table(["pairs", "relation", "inputs", "best head", "accuracy", "fixed-offset baseline"], relation_rows))
     _write_json(output, "attention-heads", args, {name: r.to_dict() for name, r in reports.items()}, started)
     return 0
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from relemb._io import markdown_table
 from relemb.data import LEXICAL_DATASETS
 
 __all__ = ["add_arguments", "run"]
@@ -259,17 +260,6 @@ def _payload(
     }
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown table (pastes into docs/results.md as it is)."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
-
-    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])])
-
-
 def _over(datasets: Sequence[str], args: argparse.Namespace, what: str):
     from tqdm.auto import tqdm
 
@@ -308,7 +298,7 @@ def _run_analogy(args: argparse.Namespace) -> int:
     if len(rows) > 1:
         rows.append(["average", f"{100 * sum(r['accuracy'] for r in results.values()) / len(results):.1f}", ""])
     print(f"Analogy accuracy (%), {args.split}, {args.direction}, model {args.model}")
-    print(_table(["dataset", "accuracy", "questions"], rows))
+    print(markdown_table(["dataset", "accuracy", "questions"], rows))
     if output is not None:
         _write_json(output, _payload("analogy", args, model, results, started))
     return 0
@@ -369,7 +359,7 @@ def _run_classification(args: argparse.Namespace) -> int:
             [name, f"{100 * r['micro_f1']:.1f}", f"{100 * r['macro_f1']:.1f}", params, f"{r['seconds']['total']:.0f}"]
         )
     print(f"Lexical relation classification, F1 (%) on test, model {args.model}, seed {args.seed}")
-    print(_table(["dataset", "micro F1", "macro F1", "chosen hyper-parameters", "seconds"], rows))
+    print(markdown_table(["dataset", "micro F1", "macro F1", "chosen hyper-parameters", "seconds"], rows))
     if output is not None:
         _write_json(output, _payload("classification", args, model, results, started))
     return 0
@@ -404,7 +394,7 @@ def _run_mapping(args: argparse.Namespace) -> int:
         for name, r in results.items()
     ]
     print(f"Relation mapping accuracy (%), objective {args.objective}, search {args.method}, model {args.model}")
-    print(_table(["dataset", "accuracy", "all terms right", "problems"], rows))
+    print(markdown_table(["dataset", "accuracy", "all terms right", "problems"], rows))
     if output is not None:
         _write_json(output, _payload("mapping", args, model, results, started))
     return 0
@@ -453,5 +443,5 @@ def _run_plot(args: argparse.Namespace) -> int:
             title=f"{name} ({args.split}), {args.model}: {args.method.upper()}",
         )
         rows.append([name, result.n_pairs, result.n_relations, result.path])
-    print(_table(["dataset", "pairs", "relations", "file"], rows))
+    print(markdown_table(["dataset", "pairs", "relations", "file"], rows))
     return 0

@@ -1,4 +1,4 @@
-"""relemb.evaluation.output: atomic result files."""
+"""relemb._io: atomic result files and figures, Markdown tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from relemb.evaluation.output import atomic_output
+from relemb._io import atomic_output, markdown_table
 
 
 def test_writes_with_default_permissions(tmp_path):
@@ -30,3 +30,27 @@ def test_error_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_old_import_path_is_the_same_writer():
+    from relemb.evaluation.output import atomic_output as old
+
+    assert old is atomic_output
+
+
+def test_markdown_table_pads_columns():
+    text = markdown_table(["dataset", "acc"], [["u2", 28.1], ["google", 5]])
+    assert text.splitlines() == [
+        "| dataset | acc  |",
+        "|---------|------|",
+        "| u2      | 28.1 |",
+        "| google  | 5    |",
+    ]
+
+
+def test_doctests():
+    import doctest
+
+    import relemb._io
+
+    assert doctest.testmod(relemb._io).failed == 0
