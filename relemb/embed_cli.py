@@ -111,10 +111,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens")
     group.add_argument("--device", default=None, help="cpu, cuda, ...; default: CUDA when available")
     group.add_argument("--batch-size", type=int, default=64, help="pairs per forward pass (default 64)")
+    from relemb.model import BACKENDS
+
     group.add_argument(
         "--backend",
         default="torch",
-        choices=("torch", "openvino", "onnx"),
+        choices=tuple(BACKENDS),
         help="inference backend (default torch; openvino needs the relemb[openvino] extra)",
     )
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -151,3 +151,20 @@ def test_action_is_required(capsys):
     with pytest.raises(SystemExit) as raised:
         main(["embed"])
     assert raised.value.code == 2
+
+
+def test_missing_backend_package_is_a_clear_error(tmp_path, tiny_bert_path, capsys):
+    import importlib.util
+
+    try:
+        installed = importlib.util.find_spec("optimum.intel") is not None
+    except ImportError:
+        installed = False
+    if installed:
+        pytest.skip("optimum-intel is installed here")
+    source = write_tsv(tmp_path / "pairs.tsv", PAIRS)
+    target = tmp_path / "out.npy"
+    argv = ["embed", "pairs", source, "--model", tiny_bert_path, "-o", str(target), "--backend", "openvino"]
+    assert main([*argv, "--no-progress"]) == 2
+    assert "pip install 'relemb[openvino]'" in capsys.readouterr().err
+    assert not target.exists()

@@ -53,10 +53,12 @@ def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     )
     group.add_argument("--batch-size", type=int, default=64, help="encode batch size (default 64)")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: CUDA when available)")
+    from relemb.model import BACKENDS
+
     group.add_argument(
         "--backend",
         default="torch",
-        choices=("torch", "openvino", "onnx"),
+        choices=tuple(BACKENDS),
         help="inference backend (default torch; openvino needs the relemb[openvino] extra)",
     )
     group.add_argument(
