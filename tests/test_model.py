@@ -30,17 +30,9 @@ def test_embeddings_depend_on_order_of_pair(tiny_model):
     assert not np.allclose(forward, backward)
 
 
-def test_duplicates_encoded_once(tiny_model, monkeypatch):
-    seen = []
-    original = tiny_model.encoder.encode
-
-    def spy(inputs, **kwargs):
-        seen.append(list(inputs))
-        return original(inputs, **kwargs)
-
-    monkeypatch.setattr(tiny_model.encoder, "encode", spy)
+def test_duplicates_encoded_once(tiny_model, encode_calls):
     out = tiny_model.get_embedding([PAIRS[0], PAIRS[1], PAIRS[0], ["tokyo", "japan"]])
-    assert seen == [[PAIRS[0], PAIRS[1]]]
+    assert encode_calls == [[PAIRS[0], PAIRS[1]]]
     assert out.shape == (4, tiny_model.embedding_dim)
     np.testing.assert_array_equal(out[0], out[2])
     np.testing.assert_array_equal(out[0], out[3])

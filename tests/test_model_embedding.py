@@ -44,32 +44,16 @@ def test_duplicates_across_chunks_get_the_same_rows(tiny_model):
     np.testing.assert_allclose(out[3], tiny_model.get_embedding(("tree", "leaf")), atol=1e-6)
 
 
-def test_each_unique_pair_is_encoded_once_per_chunk(tiny_model, monkeypatch):
-    seen = []
-    original = tiny_model.encoder.encode
-
-    def spy(inputs, **kwargs):
-        seen.append(list(inputs))
-        return original(inputs, **kwargs)
-
-    monkeypatch.setattr(tiny_model.encoder, "encode", spy)
+def test_each_unique_pair_is_encoded_once_per_chunk(tiny_model, encode_calls):
     pairs = [("a", "b"), ("c", "d"), ("a", "b"), ("e", "f"), ("c", "d")]
     tiny_model.get_embedding(pairs, chunk_size=2)
-    assert seen == [[("a", "b"), ("c", "d")], [("e", "f")]]
+    assert encode_calls == [[("a", "b"), ("c", "d")], [("e", "f")]]
 
 
-def test_pairs_are_length_sorted_across_chunks(tiny_model, monkeypatch):
-    seen = []
-    original = tiny_model.encoder.encode
-
-    def spy(inputs, **kwargs):
-        seen.append(list(inputs))
-        return original(inputs, **kwargs)
-
-    monkeypatch.setattr(tiny_model.encoder, "encode", spy)
+def test_pairs_are_length_sorted_across_chunks(tiny_model, encode_calls):
     pairs = [("a", "b"), ("hammer", "nail"), ("cat", "dog"), ("photographer", "camera"), ("up", "down")]
     out = tiny_model.get_embedding(pairs, chunk_size=2)
-    assert seen == [[("photographer", "camera"), ("hammer", "nail")], [("cat", "dog"), ("up", "down")], [("a", "b")]]
+    assert encode_calls == [[("photographer", "camera"), ("hammer", "nail")], [("cat", "dog"), ("up", "down")], [("a", "b")]]
     # rows still follow the input order
     np.testing.assert_allclose(out, plain(tiny_model, pairs), atol=1e-5)
 
