@@ -30,6 +30,48 @@ COMMANDS: dict[str, tuple[str, str]] = {
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, KeyError, ImportError)
 
 
+def add_model_arguments(group: argparse._ActionsContainer) -> None:
+    """The model options shared by ``relemb embed`` and ``relemb-eval``: ``--model``, ``--template``,
+    ``--pooling``, ``--max-length``, ``--batch-size``, ``--device``, ``--backend`` (read by :func:`load_model`)."""
+    from relemb.model import BACKENDS
+    from relemb.modules import POOLING_MODES
+
+    group.add_argument(
+        "--model", required=True, help="a relemb model folder, a Hub id, or 'minilm' (embedded all-MiniLM-L6-v2)"
+    )
+    group.add_argument(
+        "--template", default=None, help="template id a-e or a template string (default: the model's, else d)"
+    )
+    group.add_argument("--pooling", default=None, choices=POOLING_MODES, help="default: the model's")
+    group.add_argument(
+        "--max-length", type=int, default=None, help="truncation length in tokens (default: the model's, else 64)"
+    )
+    group.add_argument("--batch-size", type=int, default=64, help="pairs per forward pass (default 64)")
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: CUDA when available)")
+    group.add_argument(
+        "--backend",
+        default="torch",
+        choices=tuple(BACKENDS),
+        help="inference backend (default torch; openvino needs the relemb[openvino] extra)",
+    )
+
+
+def load_model(args: argparse.Namespace):
+    """The :class:`~relemb.RelBERT` that the options of :func:`add_model_arguments` describe."""
+    from relemb.model import RelBERT
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    return RelBERT.from_pretrained(
+        args.model,
+        template=args.template,
+        pooling=args.pooling,
+        device=args.device,
+        max_length=args.max_length,
+        backend=args.backend,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relemb",

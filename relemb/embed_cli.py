@@ -20,6 +20,8 @@ import os
 import sys
 from pathlib import Path
 
+from relemb.cli import add_model_arguments, load_model
+
 Pair = tuple[str, str]
 FORMATS = ("auto", "tsv", "csv", "jsonl")
 _SUFFIX_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -105,20 +107,7 @@ def parse_pair(text: str) -> Pair:
 # ---------------------------------------------------------------------- arguments
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", required=True, help="relemb model folder, Hub id, or 'minilm' (embedded MiniLM)")
-    group.add_argument("--template", default=None, help="template id (a-e) or string; default: the model's")
-    group.add_argument("--pooling", default=None, help="mask, average or average_no_mask; default: the model's")
-    group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens")
-    group.add_argument("--device", default=None, help="cpu, cuda, ...; default: CUDA when available")
-    group.add_argument("--batch-size", type=int, default=64, help="pairs per forward pass (default 64)")
-    from relemb.model import BACKENDS
-
-    group.add_argument(
-        "--backend",
-        default="torch",
-        choices=tuple(BACKENDS),
-        help="inference backend (default torch; openvino needs the relemb[openvino] extra)",
-    )
+    add_model_arguments(group)
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -171,21 +160,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------- running
-def _load_model(args: argparse.Namespace):
-    from relemb.model import RelBERT
-
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    return RelBERT.from_pretrained(
-        args.model,
-        template=args.template,
-        pooling=args.pooling,
-        device=args.device,
-        max_length=args.max_length,
-        backend=args.backend,
-    )
-
-
 def _progress(args: argparse.Namespace) -> bool:
     return not args.no_progress
 
@@ -196,7 +170,7 @@ def _run_pairs(args: argparse.Namespace) -> int:
     if not str(args.output).endswith(".npy"):
         raise ValueError(f"--output must be a .npy file, got {args.output!r}")
     pairs = read_pairs(args.input, args.format)
-    model = _load_model(args)
+    model = load_model(args)
     matrix = model.get_embedding(
         pairs,
         batch_size=args.batch_size,
@@ -216,7 +190,7 @@ def _run_index(args: argparse.Namespace) -> int:
     if not str(args.output).endswith(".npz"):
         raise ValueError(f"--output must be a .npz file, got {args.output!r}")
     pairs = read_pairs(args.input, args.format)
-    model = _load_model(args)
+    model = load_model(args)
     index = PairIndex.from_model(
         model, pairs, batch_size=args.batch_size, show_progress_bar=_progress(args), precision=args.precision
     )
@@ -235,11 +209,11 @@ def _run_similar(args: argparse.Namespace) -> int:
     # read the candidates before loading the model, so a bad file fails fast
     if str(args.candidates).endswith(".npz"):
         index = PairIndex.load(args.candidates, backend=backend)
-        model = _load_model(args)
+        model = load_model(args)
         check_compatible(index, model)
     else:
         pairs = read_pairs(args.candidates, args.format)
-        model = _load_model(args)
+        model = load_model(args)
         index = PairIndex.from_model(
             model, pairs, batch_size=args.batch_size, show_progress_bar=_progress(args), backend=backend
         )

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from relemb._io import markdown_table
+from relemb.cli import add_model_arguments, load_model
 from relemb.data import LEXICAL_DATASETS
 
 __all__ = ["add_arguments", "run"]
@@ -39,28 +40,7 @@ DEFAULT_ANALOGY = ("u2", "u4", "google", "bats")
 # ------------------------------------------------------------------------------------------ arguments
 def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     group = parser.add_argument_group("model and data")
-    group.add_argument(
-        "--model", required=True, help="a model folder, a Hub id, or 'minilm' (embedded all-MiniLM-L6-v2)"
-    )
-    group.add_argument(
-        "--template", default=None, help="template id a-e or a template string (default: the model's, else d)"
-    )
-    group.add_argument(
-        "--pooling", default=None, choices=("mask", "average", "average_no_mask"), help="default: the model's"
-    )
-    group.add_argument(
-        "--max-length", type=int, default=None, help="truncation length in tokens (default: the model's, else 64)"
-    )
-    group.add_argument("--batch-size", type=int, default=64, help="encode batch size (default 64)")
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: CUDA when available)")
-    from relemb.model import BACKENDS
-
-    group.add_argument(
-        "--backend",
-        default="torch",
-        choices=tuple(BACKENDS),
-        help="inference backend (default torch; openvino needs the relemb[openvino] extra)",
-    )
+    add_model_arguments(group)
     group.add_argument(
         "--data-dir", default=None, help="local copy of the relbert datasets (default: $RELEMB_DATA_DIR, else the Hub)"
     )
@@ -202,19 +182,6 @@ def _progress(args: argparse.Namespace) -> bool:
     return not args.no_progress
 
 
-def _load_model(args: argparse.Namespace):
-    from relemb import RelBERT
-
-    return RelBERT.from_pretrained(
-        args.model,
-        template=args.template,
-        pooling=args.pooling,
-        device=args.device,
-        max_length=args.max_length,
-        backend=args.backend,
-    )
-
-
 def _model_info(model: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "model": args.model,
@@ -283,7 +250,7 @@ def _run_analogy(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     output = _check_output(args.output)
     data = _preload(args.datasets, lambda name: load_questions(load_analogy(name, args.split, data_dir=args.data_dir)))
-    model = _load_model(args)
+    model = load_model(args)
     results = {}
     for name in _over(list(data), args, "analogy"):
         result = evaluate_analogy(
@@ -334,7 +301,7 @@ def _run_classification(args: argparse.Namespace) -> int:
         for split, records in splits.items():
             if records is not None and not records:
                 raise ValueError(f"classification dataset {name!r}: the {split} split holds no pairs")
-    model = _load_model(args)
+    model = load_model(args)
     cache: dict = {}  # shared: the datasets overlap (about 10% of the pairs of the five benchmarks)
     results = {}
     for name in _over(list(data), args, "classification"):
@@ -375,7 +342,7 @@ def _run_mapping(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     output = _check_output(args.output)
     data = _preload(args.datasets, lambda name: load_mapping(name, data_dir=args.data_dir))
-    model = _load_model(args)
+    model = load_model(args)
     results = {}
     for name in _over(list(data), args, "mapping"):
         result = evaluate_mapping(
@@ -429,7 +396,7 @@ def _run_plot(args: argparse.Namespace) -> int:
         except ImportError:
             raise ImportError("--method umap needs umap-learn: pip install umap-learn (or use tsne / pca)") from None
     data = _preload(datasets, lambda name: load_labelled_pairs(name, args.split, args.data_dir, args.level))
-    model = _load_model(args)
+    model = load_model(args)
     rows = []
     for name in _over(datasets, args, "plot"):
         result = plot_relation_space(
