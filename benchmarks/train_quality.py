@@ -24,6 +24,7 @@ Usage (heavy: run under the shared lock)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from relemb import RelBERT  # noqa: E402
+from relemb._io import atomic_output  # noqa: E402
 from relemb.evaluation import evaluate_analogy  # noqa: E402
 from relemb.train import train  # noqa: E402
 from relemb.train_cli import parse_training_arguments  # noqa: E402
@@ -77,14 +79,16 @@ def mean(values: dict[str, float]) -> float:
 
 
 def table(untrained: dict[str, float], trained: dict[str, float], split: str) -> str:
+    """Markdown table of accuracies (%) and gains; ``-`` where the untrained model was not scored."""
+
+    def row(name: str, before: float | None, after: float) -> str:
+        if before is None:
+            return f"| {name} | - | {100 * after:.1f} | - |"
+        return f"| {name} | {100 * before:.1f} | {100 * after:.1f} | {100 * (after - before):+.1f} |"
+
     lines = [f"| {split} set | untrained | fine-tuned | gain |", "|---|---|---|---|"]
-    for name in trained:
-        before, after = untrained.get(name, float("nan")), trained[name]
-        lines.append(f"| {name} | {100 * before:.1f} | {100 * after:.1f} | {100 * (after - before):+.1f} |")
-    lines.append(
-        f"| **mean** | {100 * mean(untrained):.1f} | {100 * mean(trained):.1f} | "
-        f"{100 * (mean(trained) - mean(untrained)):+.1f} |"
-    )
+    lines += [row(name, untrained.get(name), after) for name, after in trained.items()]
+    lines.append(row("**mean**", mean(untrained) if untrained else None, mean(trained)))
     return "\n".join(lines)
 
 
@@ -120,8 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     values["data_dir"] = args.data_dir
     split = "validation" if args.tune else "test"
     values["test_datasets"] = []  # scored below, against the untrained model, with the same code
-    output_dir = args.output_dir or tempfile.mkdtemp(prefix="relemb-train-quality-")
-    values["output_dir"] = output_dir
+    with contextlib.ExitStack() as stack:  # a default output folder is a temp folder, removed at the end
+        values["output_dir"] = args.output_dir or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="relemb-train-quality-")
+        )
+        return run(args, values, split)
+
+
+def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
+    """Train the recipe ``values``, score it and its untrained base on ``split``, write the JSON report."""
     values.setdefault("disable_tqdm", True)
     model_args, data_args, loss_args, _prompt_args, training_args = parse_training_arguments(values)
     json_path = Path(args.json) if args.json else RESULTS_DIR / (
@@ -180,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     if untrained:
         report["passed"] = bool(report["gain_points"] >= 15.0 and report["within_budget"])
     print()
-    print(table(untrained or {k: float("nan") for k in trained}, trained, split))
+    print(table(untrained, trained, split))
     if untrained:
         print(f"\nmean gain: {report['gain_points']:+.1f} points (target +15.0); "
               f"training {report['train_minutes']} min (budget {args.budget_minutes})")
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    with atomic_output(json_path) as temporary:
+        temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {json_path}")
     return 0
 
