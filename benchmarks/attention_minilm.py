@@ -75,12 +75,16 @@ def _rounded(value: object) -> object:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trained", default=None, help="a relemb model fine-tuned from MiniLM (e.g. the issue-5 recipe)")
+    parser.add_argument(
+        "--trained", default=None, help="a relemb model fine-tuned from MiniLM (e.g. the issue-5 recipe)"
+    )
     parser.add_argument("--data-dir", default=os.environ.get("RELEMB_DATA_DIR"), help="relbert data mirror")
     parser.add_argument("--datasets", nargs="+", default=list(LEXICAL_DATASETS))
     parser.add_argument("--max-train", type=int, default=2000, help="probe training pairs per dataset (default 2000)")
     parser.add_argument("--max-test", type=int, default=1000, help="probe test pairs per dataset (default 1000)")
-    parser.add_argument("--head-pairs", type=int, default=500, help="BLESS test pairs for head statistics (default 500)")
+    parser.add_argument(
+        "--head-pairs", type=int, default=500, help="BLESS test pairs for head statistics (default 500)"
+    )
     parser.add_argument("--figure-dataset", default="BLESS", help="dataset whose probe figures go to the docs")
     parser.add_argument("--figures", default=str(ROOT / "docs" / "figures" / "attention"))
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "attention_minilm.json"))

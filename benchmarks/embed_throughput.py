@@ -67,9 +67,7 @@ def bats_pairs(data_dir: str, n: int) -> list[tuple[str, str]]:
 
 def generated_pairs(model: RelBERT, n: int, seed: int = 0) -> list[tuple[str, str]]:
     """``n`` unique pairs of alphabetic whole-word vocabulary entries, drawn reproducibly."""
-    vocab = sorted(
-        word for word in model.tokenizer.get_vocab() if word.isascii() and word.isalpha() and len(word) >= 3
-    )
+    vocab = sorted(word for word in model.tokenizer.get_vocab() if word.isascii() and word.isalpha() and len(word) >= 3)
     if len(vocab) ** 2 < 2 * n:
         raise SystemExit(f"the tokenizer has too few whole words ({len(vocab)}) to draw {n} unique pairs")
     rng = random.Random(seed)
@@ -326,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     methods = {
-        f"relemb {p}": (lambda p=p: model.get_embedding(pairs, args.batch_size, precision=p, show_progress_bar=args.progress))
+        f"relemb {p}": (
+            lambda p=p: model.get_embedding(pairs, args.batch_size, precision=p, show_progress_bar=args.progress)
+        )
         for p in precisions
     }
     compile_seconds = None
@@ -439,8 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     for precision, rate in peaks.items():
         seconds = flops / rate
-        print(f"| roofline {precision} ({rate / 1e9:.0f} GFLOP/s) | {len(pairs) / seconds:.1f} | "
-              f"{reference_best / seconds:.2f}x | 100% | |")
+        print(
+            f"| roofline {precision} ({rate / 1e9:.0f} GFLOP/s) | {len(pairs) / seconds:.1f} | "
+            f"{reference_best / seconds:.2f}x | 100% | |"
+        )
     print(f"peak RSS {peak_rss / 2**20:.0f} MiB; load average {load} -> {load_after}")
     if args.stream:
         stream = result["stream"]

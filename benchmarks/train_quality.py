@@ -135,8 +135,10 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
     """Train the recipe ``values``, score it and its untrained base on ``split``, write the JSON report."""
     values.setdefault("disable_tqdm", True)
     model_args, data_args, loss_args, _prompt_args, training_args = parse_training_arguments(values)
-    json_path = Path(args.json) if args.json else RESULTS_DIR / (
-        f"train_tuning_{args.tag}.json" if args.tune else "train_quality.json"
+    json_path = (
+        Path(args.json)
+        if args.json
+        else RESULTS_DIR / (f"train_tuning_{args.tag}.json" if args.tune else "train_quality.json")
     )
     print(f"recipe {args.config} {values}; threads={torch.get_num_threads()}", flush=True)
 
@@ -145,8 +147,11 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
     if not (args.tune and args.skip_untrained):
         start = time.perf_counter()
         base = RelBERT.from_pretrained(
-            model_args.base_model, template=model_args.template, pooling=model_args.pooling,
-            max_length=model_args.max_length, device="cpu",
+            model_args.base_model,
+            template=model_args.template,
+            pooling=model_args.pooling,
+            max_length=model_args.max_length,
+            device="cpu",
         )
         untrained = score(base, BENCHMARK_SETS, split, args.data_dir)
         untrained_seconds = time.perf_counter() - start
@@ -157,8 +162,11 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
     budget = TimeBudget(args.budget_minutes * 60 - 60, start)  # leave a minute for the last evaluation + save
     result = train(model_args, data_args, loss_args, training_args, device="cpu", callbacks=[budget])
     train_seconds = time.perf_counter() - start
-    print(f"training: {train_seconds / 60:.1f} min (budget {args.budget_minutes} min), "
-          f"best {result.results['best_checkpoint']} ({result.results['best_metric']})", flush=True)
+    print(
+        f"training: {train_seconds / 60:.1f} min (budget {args.budget_minutes} min), "
+        f"best {result.results['best_checkpoint']} ({result.results['best_metric']})",
+        flush=True,
+    )
 
     start = time.perf_counter()
     trained = score(result.model, BENCHMARK_SETS, split, args.data_dir)
@@ -171,8 +179,12 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
         "config": args.config,
         "options": {k: v for k, v in values.items() if k != "output_dir"},
         "recipe": result.results["recipe"],
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "python": platform.python_version(), "torch": torch.__version__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
         "budget_minutes": args.budget_minutes,
         "train_minutes": round(train_seconds / 60, 2),
         "within_budget": train_seconds <= args.budget_minutes * 60,
@@ -193,8 +205,10 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
     print()
     print(table(untrained, trained, split))
     if untrained:
-        print(f"\nmean gain: {report['gain_points']:+.1f} points (target +15.0); "
-              f"training {report['train_minutes']} min (budget {args.budget_minutes})")
+        print(
+            f"\nmean gain: {report['gain_points']:+.1f} points (target +15.0); "
+            f"training {report['train_minutes']} min (budget {args.budget_minutes})"
+        )
     with atomic_output(json_path) as temporary:
         temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {json_path}")

@@ -1,6 +1,6 @@
 """Fine-tune the embedded MiniLM on the bundled starter set from Python, then use the model.
 
-    python examples/train_starter.py          # about 2 minutes on a laptop CPU
+python examples/train_starter.py          # about 2 minutes on a laptop CPU
 """
 
 from relemb import RelBERT

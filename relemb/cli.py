@@ -22,7 +22,10 @@ from relemb import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("relemb.train_cli", "fine-tune a relation model (same as relemb-train)"),
     "eval": ("relemb.evaluation.cli", "evaluate a relation model (same as relemb-eval)"),
-    "embed": ("relemb.embed_cli", "embed word pairs into a .npy matrix, build a pair index, find the most similar pairs"),
+    "embed": (
+        "relemb.embed_cli",
+        "embed word pairs into a .npy matrix, build a pair index, find the most similar pairs",
+    ),
     "data": ("relemb.data.cli", "list datasets, build the SemEval-2012 training set"),
 }
 

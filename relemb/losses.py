@@ -256,9 +256,7 @@ class _RelationLoss(nn.Module):
         """SBERT's ``-log g(a, p) - log(1 - g(a, n))`` with ``g(u, v) = softmax(W [u; v; |u - v|])_1``
         (two-class softmax = sigmoid of the logit difference), averaged over (anchor, positive) pairs and
         over up to ``classification_negatives`` random negatives per anchor."""
-        _, positive, negative = relation_masks(
-            labels, anchor_rows, negative_augmentation=self.negative_augmentation
-        )
+        _, positive, negative = relation_masks(labels, anchor_rows, negative_augmentation=self.negative_augmentation)
         terms = []
         a_idx, p_idx = positive.nonzero(as_tuple=True)
         if len(a_idx):
@@ -290,11 +288,7 @@ class _RelationLoss(nn.Module):
 
     def head_state_dict(self) -> dict[str, Tensor]:
         """The loss's own trainable weights (the classification head), without the model's."""
-        return {
-            key: value
-            for key, value in self.state_dict().items()
-            if "model" not in key.split(".")
-        }
+        return {key: value for key, value in self.state_dict().items() if "model" not in key.split(".")}
 
 
 class RelationNCELoss(_RelationLoss):

@@ -78,7 +78,12 @@ def build_model_card(config: RelBERTConfig, model_id: str, embedding_dim: int) -
         lines += ["", "## Training", ""]
         lines += [f"- {key}: `{value}`" for key, value in config.training.items()]
     else:
-        lines += ["", "## Training", "", "Not fine-tuned by relemb (the encoder's pretrained weights with a relation prompt)."]
+        lines += [
+            "",
+            "## Training",
+            "",
+            "Not fine-tuned by relemb (the encoder's pretrained weights with a relation prompt).",
+        ]
     table = _results_table(config.results)
     if table:
         lines += ["", "## Results", "", table]

@@ -185,7 +185,9 @@ class PairIndex:
             hits = []
             for row_scores, row_positions, skip in zip(scores, positions, excluded):
                 row = [
-                    Neighbor(self.pairs[int(p)], float(s)) for s, p in zip(row_scores, row_positions) if p >= 0 and p != skip
+                    Neighbor(self.pairs[int(p)], float(s))
+                    for s, p in zip(row_scores, row_positions)
+                    if p >= 0 and p != skip
                 ]
                 hits.append(row[:k])
         return hits[0] if single else hits
@@ -259,7 +261,9 @@ class PairIndex:
             raise ValueError(f"{str(path)!r} is not a PairIndex file ({error})") from None
         version = metadata.pop("format_version", None)
         if version != INDEX_FORMAT_VERSION:
-            raise ValueError(f"{str(path)!r} has PairIndex format version {version!r}; this relemb reads {INDEX_FORMAT_VERSION}")
+            raise ValueError(
+                f"{str(path)!r} has PairIndex format version {version!r}; this relemb reads {INDEX_FORMAT_VERSION}"
+            )
         return cls(list(zip(heads.tolist(), tails.tolist())), embeddings, backend=backend, metadata=metadata)
 
 
@@ -276,7 +280,9 @@ def model_metadata(model: RelBERT) -> dict[str, Any]:
 def check_compatible(index: PairIndex, model: RelBERT) -> None:
     """Raise ``ValueError`` when ``index`` was built with a different dimension, template or pooling."""
     if index.dim != model.embedding_dim:
-        raise ValueError(f"the index holds {index.dim}-dimensional embeddings but the model gives {model.embedding_dim}")
+        raise ValueError(
+            f"the index holds {index.dim}-dimensional embeddings but the model gives {model.embedding_dim}"
+        )
     expected = model_metadata(model)
     for key in ("template", "pooling"):
         if key in index.metadata and index.metadata[key] != expected[key]:

@@ -49,7 +49,9 @@ def validate_template(template: str) -> str:
                 "a relation template needs <subj>, <obj> and exactly one <mask>"
             )
     if template.count(MASK) != 1:
-        raise ValueError(f"template {template!r} has {template.count(MASK)} <mask> placeholders; exactly one is allowed")
+        raise ValueError(
+            f"template {template!r} has {template.count(MASK)} <mask> placeholders; exactly one is allowed"
+        )
     return template
 
 

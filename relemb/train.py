@@ -123,9 +123,7 @@ def select_relations(records: list[RelationRecord], exclude: list[str]) -> tuple
     kept = [r for r in records if r.relation_type not in chosen and r.parent not in chosen]
     excluded = [r.relation_type for r in records if r not in kept]
     if len(kept) < 2:
-        raise ValueError(
-            f"--exclude-relations leaves {len(kept)} relation(s) to train on; at least 2 are needed"
-        )
+        raise ValueError(f"--exclude-relations leaves {len(kept)} relation(s) to train on; at least 2 are needed")
     return kept, excluded
 
 
@@ -190,7 +188,9 @@ def build_datasets(data_args: DataArguments) -> TrainingData:
         validation[_metric_name(name, "validation")] = load_analogy(name, "validation", data_dir=data_args.data_dir)
     test = {name: load_analogy(name, "test", data_dir=data_args.data_dir) for name in data_args.test_datasets}
     logger.info(
-        "training on %d relations (%d pairs)%s", len(relations), len(dataset),
+        "training on %d relations (%d pairs)%s",
+        len(relations),
+        len(dataset),
         f", excluding {len(excluded)}: {', '.join(excluded)}" if excluded else "",
     )
     return TrainingData(dataset, relations, parents, groups, validation, test, excluded)
@@ -250,7 +250,9 @@ class ValidationEvaluator(SequentialEvaluator):
     def __init__(self, evaluators: list[AnalogyEvaluator]) -> None:
         super().__init__(evaluators, main_score_function=lambda scores: float(np.mean(scores)))
 
-    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
         results = super().__call__(model, output_path, epoch, steps)
         results["validation_mean_accuracy"] = results.pop("sequential_score")
         self.primary_metric = "validation_mean_accuracy"
@@ -287,7 +289,9 @@ class RelationTrainer(SentenceTransformerTrainer):
         torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
         head = self.loss.head_state_dict() if hasattr(self.loss, "head_state_dict") else {}
         if head:
-            save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, os.path.join(output_dir, LOSS_HEAD_FILE))
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in head.items()}, os.path.join(output_dir, LOSS_HEAD_FILE)
+            )
 
     def _load_from_checkpoint(self, checkpoint_path: str, *args: Any, **kwargs: Any) -> None:
         super()._load_from_checkpoint(checkpoint_path)
@@ -330,8 +334,13 @@ def _resolve_resume(value: str | bool | None, output_dir: str) -> str | None:
     return str(path)
 
 
-def recipe(model_args: ModelArguments, data_args: DataArguments, loss_args: LossArguments,
-           training_args: RelationTrainingArguments, data: TrainingData) -> dict[str, Any]:
+def recipe(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    loss_args: LossArguments,
+    training_args: RelationTrainingArguments,
+    data: TrainingData,
+) -> dict[str, Any]:
     """The training recipe stored in the model's config (``config.training``) and in ``results.json``."""
     datasets = ["relbert/semeval2012_relational_similarity"] if data_args.data.lower() == "semeval2012" else []
     return {

@@ -73,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     action.help = f"Switch off --{f.name}."
                 elif action.default is not argparse.SUPPRESS and action.help is not argparse.SUPPRESS:
                     shown = action.default
-                    action.help = f"{action.help or ''} (default: {shown})".strip() if shown not in (None, "") else action.help
+                    action.help = (
+                        f"{action.help or ''} (default: {shown})".strip() if shown not in (None, "") else action.help
+                    )
                 action.default = argparse.SUPPRESS
             dests.append(f.name)
     parser.set_defaults(**{_DESTS_KEY: dests})

@@ -59,8 +59,10 @@ class ModelArguments:
     )
     template: str = field(
         default="d",
-        metadata={"help": "Prompt template: an id a-e (RelBERT's manual templates) or a string with <subj>, <obj> "
-                  "and one <mask>."},
+        metadata={
+            "help": "Prompt template: an id a-e (RelBERT's manual templates) or a string with <subj>, <obj> "
+            "and one <mask>."
+        },
     )
     pooling: str = field(
         default="average_no_mask",
@@ -83,8 +85,10 @@ class DataArguments:
 
     data: str = field(
         default="semeval2012",
-        metadata={"help": "Training relations: 'semeval2012', 'starter' (bundled, no download), a folder with "
-                  "train.jsonl/valid.jsonl, or a .jsonl file in the SemEval format."},
+        metadata={
+            "help": "Training relations: 'semeval2012', 'starter' (bundled, no download), a folder with "
+            "train.jsonl/valid.jsonl, or a .jsonl file in the SemEval format."
+        },
     )
     data_dir: Optional[str] = field(
         default=None,
@@ -92,13 +96,16 @@ class DataArguments:
     )
     validation_data: Optional[str] = field(
         default=None,
-        metadata={"help": "Relations whose validation split becomes the model-selection questions (default: the "
-                  "validation split of --data; set it when --data is a single file)."},
+        metadata={
+            "help": "Relations whose validation split becomes the model-selection questions (default: the "
+            "validation split of --data; set it when --data is a single file)."
+        },
     )
     eval_datasets: list[str] = field(
         default_factory=list,
-        metadata={"help": "Extra analogy datasets whose validation split joins model selection (e.g. u2 u4 google "
-                  "bats)."},
+        metadata={
+            "help": "Extra analogy datasets whose validation split joins model selection (e.g. u2 u4 google bats)."
+        },
     )
     test_datasets: list[str] = field(
         default_factory=list,
@@ -106,8 +113,10 @@ class DataArguments:
     )
     exclude_relations: list[str] = field(
         default_factory=list,
-        metadata={"help": "Relation types (e.g. 8/d) or whole parent classes (e.g. 1) left out of training and "
-                  "validation (RelBERT's memorization test)."},
+        metadata={
+            "help": "Relation types (e.g. 8/d) or whole parent classes (e.g. 1) left out of training and "
+            "validation (RelBERT's memorization test)."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -176,8 +185,10 @@ class RelationTrainingArguments(SentenceTransformerTrainingArguments):
     num_train_epochs: float = field(default=10.0, metadata={"help": "Training epochs.", "aliases": ["--epochs"]})
     per_device_train_batch_size: int = field(
         default=128,
-        metadata={"help": "Word pairs per batch and device (whole relations are kept together).",
-                  "aliases": ["--batch-size"]},
+        metadata={
+            "help": "Word pairs per batch and device (whole relations are kept together).",
+            "aliases": ["--batch-size"],
+        },
     )
     warmup_steps: float = field(default=10, metadata={"help": "Linear warm-up steps (or a ratio < 1)."})
     lr_scheduler_type: str = field(default="constant_with_warmup", metadata={"help": "Learning-rate schedule."})

@@ -53,8 +53,22 @@ def test_arguments_parse_next_to_training_arguments(tmp_path):
 
     parser = HfArgumentParser((PromptLearningArguments, SentenceTransformerTrainingArguments))
     prompt_args, training_args = parser.parse_args_into_dataclasses(
-        ["--prompt", "ptuning", "--prompt_n1", "1", "--prompt_n2", "0", "--prompt_n3", "4",
-         "--prompt_candidates", "7", "--output_dir", str(tmp_path), "--seed", "3"]
+        [
+            "--prompt",
+            "ptuning",
+            "--prompt_n1",
+            "1",
+            "--prompt_n2",
+            "0",
+            "--prompt_n3",
+            "4",
+            "--prompt_candidates",
+            "7",
+            "--output_dir",
+            str(tmp_path),
+            "--seed",
+            "3",
+        ]
     )
     assert prompt_args.prompt == "ptuning"
     assert prompt_args.n_triggers == (1, 0, 4)
@@ -179,7 +193,9 @@ def test_learned_template_round_trips_and_saves(tiny_encoder_path, records, tmp_
     assert result.template == layout.template(result.trigger_tokens)
     pairs = [("camera", "photographer"), ("oak", "tree")]
     features = model.encoder.preprocess(pairs)
-    positions = trigger_positions(model, layout, result.trigger_tokens, result.trigger_ids, pairs, features["input_ids"])
+    positions = trigger_positions(
+        model, layout, result.trigger_tokens, result.trigger_ids, pairs, features["input_ids"]
+    )
     assert features["input_ids"][0, positions[0]].tolist() == result.trigger_ids
 
     embeddings = model.get_embedding(pairs)
@@ -204,7 +220,12 @@ def test_unusable_initial_token_is_named(tiny_bert_path, records):
 def test_autoprompt_on_minilm_round_trips(minilm_path, records):
     model = RelBERT.from_pretrained(minilm_path, device="cpu")
     args = PromptLearningArguments(
-        prompt="autoprompt", prompt_n1=1, prompt_n2=1, prompt_n3=1, prompt_iterations=2, prompt_candidates=3,
+        prompt="autoprompt",
+        prompt_n1=1,
+        prompt_n2=1,
+        prompt_n3=1,
+        prompt_iterations=2,
+        prompt_candidates=3,
         prompt_batch_size=16,
     )
     result = learn_autoprompt(model, records, args)

@@ -42,7 +42,9 @@ def test_network_error_detection():
 
 
 def test_module_safety():
-    check_modules_are_safe([{"type": "relemb.modules.RelationPooling"}, {"type": "sentence_transformers.models.Normalize"}], "m")
+    check_modules_are_safe(
+        [{"type": "relemb.modules.RelationPooling"}, {"type": "sentence_transformers.models.Normalize"}], "m"
+    )
     with pytest.raises(UnsafeCheckpointError, match="'custom.Module'"):
         check_modules_are_safe([{"type": "custom.Module"}], "m")
     with pytest.raises(UnsafeCheckpointError, match="auto_map"):

@@ -48,11 +48,38 @@ def _question(stem, answer, *choice, prefix="made-up"):
 
 # A made-up file in SAT's format (SAT itself is not redistributable): 5 choices, one answer.
 SAT_TEST = [
-    _question(("ostrich", "bird"), 0, ("lion", "cat"), ("goose", "flock"), ("ewe", "sheep"), ("cub", "bear"), ("primate", "monkey"), prefix="made-up sat"),
-    _question(("mason", "stone"), 2, ("teacher", "chalk"), ("carpenter", "wood"), ("soldier", "gun"), ("photograph", "camera"), ("book", "word"), prefix="made-up sat"),
+    _question(
+        ("ostrich", "bird"),
+        0,
+        ("lion", "cat"),
+        ("goose", "flock"),
+        ("ewe", "sheep"),
+        ("cub", "bear"),
+        ("primate", "monkey"),
+        prefix="made-up sat",
+    ),
+    _question(
+        ("mason", "stone"),
+        2,
+        ("teacher", "chalk"),
+        ("carpenter", "wood"),
+        ("soldier", "gun"),
+        ("photograph", "camera"),
+        ("book", "word"),
+        prefix="made-up sat",
+    ),
 ]
 SAT_VALID = [
-    _question(("audacious", "boldness"), 1, ("sanctimonious", "hypocrisy"), ("anonymous", "identity"), ("remorseful", "misdeed"), ("deleterious", "result"), ("impressionable", "temptation"), prefix="made-up sat"),
+    _question(
+        ("audacious", "boldness"),
+        1,
+        ("sanctimonious", "hypocrisy"),
+        ("anonymous", "identity"),
+        ("remorseful", "misdeed"),
+        ("deleterious", "result"),
+        ("impressionable", "temptation"),
+        prefix="made-up sat",
+    ),
 ]
 U2_TEST = [
     _question(("hot", "cold"), 1, ("big", "large"), ("up", "down"), ("red", "color")),
@@ -61,18 +88,37 @@ U2_TEST = [
 ]
 U2_VALID = [_question(("pen", "write"), 0, ("knife", "cut"), ("dog", "bark"), ("sky", "blue"))]
 BLESS_ROWS = {
-    "train": [{"head": "dog", "tail": "animal", "relation": "hyper"}, {"head": "car", "tail": "wheel", "relation": "mero"}],
+    "train": [
+        {"head": "dog", "tail": "animal", "relation": "hyper"},
+        {"head": "car", "tail": "wheel", "relation": "mero"},
+    ],
     "val": [{"head": "cat", "tail": "mammal", "relation": "hyper"}],
-    "test": [{"head": "apple", "tail": "fruit", "relation": "hyper"}, {"head": "tree", "tail": "leaf", "relation": "mero"}, {"head": "cup", "tail": "sky", "relation": "random"}],
+    "test": [
+        {"head": "apple", "tail": "fruit", "relation": "hyper"},
+        {"head": "tree", "tail": "leaf", "relation": "mero"},
+        {"head": "cup", "tail": "sky", "relation": "random"},
+    ],
 }
 SEMEVAL_TRAIN = [
-    {"relation_type": "1/a", "positives": [["furniture", "chair"], ["fruit", "apple"]], "negatives": [["chair", "furniture"]]},
+    {
+        "relation_type": "1/a",
+        "positives": [["furniture", "chair"], ["fruit", "apple"]],
+        "negatives": [["chair", "furniture"]],
+    },
     {"relation_type": "1/b", "positives": [["tool", "hammer"], ["bird", "robin"]], "negatives": [["oak", "tree"]]},
     {"relation_type": "8/d", "positives": [["breathe", "live"], ["study", "learn"]], "negatives": [["sleep", "dream"]]},
 ]
 SEMEVAL_VALID = [
-    {"relation_type": "1/a", "positives": [["animal", "pig"], ["weapon", "spear"]], "negatives": [["sweater", "knit"], ["hair", "brown"]]},
-    {"relation_type": "8/d", "positives": [["drink", "hydrate"], ["wash", "clean"]], "negatives": [["eat", "fat"], ["run", "tired"]]},
+    {
+        "relation_type": "1/a",
+        "positives": [["animal", "pig"], ["weapon", "spear"]],
+        "negatives": [["sweater", "knit"], ["hair", "brown"]],
+    },
+    {
+        "relation_type": "8/d",
+        "positives": [["drink", "hydrate"], ["wash", "clean"]],
+        "negatives": [["eat", "fat"], ["run", "tired"]],
+    },
 ]
 MAPPING = [{"source": ["sun", "planet", "gravity"], "target": ["nucleus", "electron", "electromagnetism"], "id": "m1"}]
 
@@ -265,7 +311,10 @@ def test_semeval_validation_protocol(hub_layout):
     records = load_relation_similarity("semeval2012", "validation", data_dir=hub_layout)
     questions = semeval_validation_questions(records)
     assert questions[0] == AnalogyQuestion(
-        stem=("animal", "pig"), choice=(("sweater", "knit"), ("hair", "brown"), ("weapon", "spear")), answer=2, prefix="1/a"
+        stem=("animal", "pig"),
+        choice=(("sweater", "knit"), ("hair", "brown"), ("weapon", "spear")),
+        answer=2,
+        prefix="1/a",
     )
     assert load_analogy("semeval2012", "validation", data_dir=hub_layout) == questions
     assert load_analogy("semeval2012_relational_similarity", "validation", data_dir=hub_layout) == questions
@@ -288,10 +337,19 @@ BAD_ANALOGY_LINES = {
     "malformed JSON": ('{"stem": ["a", "b"], "answer": 0, "choice": [["c", "d"]', "malformed JSON"),
     "missing field": (json.dumps({"stem": ["a", "b"], "choice": [["c", "d"], ["e", "f"]]}), "missing field 'answer'"),
     "answer out of range": (json.dumps(_question(("a", "b"), 3, ("c", "d"), ("e", "f"))), "answer 3 is out of range"),
-    "choice not a pair": (json.dumps(_question(("a", "b"), 0, ("c", "d"), ("e", "f", "g"))), "choice\\[1\\] is not a pair"),
+    "choice not a pair": (
+        json.dumps(_question(("a", "b"), 0, ("c", "d"), ("e", "f", "g"))),
+        "choice\\[1\\] is not a pair",
+    ),
     "empty word": (json.dumps(_question(("a", ""), 0, ("c", "d"), ("e", "f"))), "stem\\[1\\] is an empty word"),
-    "empty choice word": (json.dumps(_question(("a", "b"), 0, ("c", "d"), ("", "f"))), "choice\\[1\\]\\[0\\] is an empty word"),
-    "stem not a pair": (json.dumps({"stem": "ab", "answer": 0, "choice": [["c", "d"], ["e", "f"]]}), "stem is not a pair"),
+    "empty choice word": (
+        json.dumps(_question(("a", "b"), 0, ("c", "d"), ("", "f"))),
+        "choice\\[1\\]\\[0\\] is an empty word",
+    ),
+    "stem not a pair": (
+        json.dumps({"stem": "ab", "answer": 0, "choice": [["c", "d"], ["e", "f"]]}),
+        "stem is not a pair",
+    ),
     "answer not an integer": (json.dumps(_question(("a", "b"), "0", ("c", "d"), ("e", "f"))), "integer"),
     "not an object": ('[["a", "b"]]', "expected a JSON object"),
 }
@@ -318,7 +376,10 @@ def test_format_errors_through_names_and_other_formats(hub_layout, tmp_path):
     lex = _write(tmp_path / "lex2.jsonl", [json.dumps({"head": "", "tail": "b", "relation": "x"})])
     with pytest.raises(DataFormatError, match="line 1: head is an empty word"):
         load_lexical(lex)
-    rel = _write(tmp_path / "rel.jsonl", [json.dumps(SEMEVAL_TRAIN[0]), json.dumps(SEMEVAL_TRAIN[1]), json.dumps(SEMEVAL_TRAIN[0])])
+    rel = _write(
+        tmp_path / "rel.jsonl",
+        [json.dumps(SEMEVAL_TRAIN[0]), json.dumps(SEMEVAL_TRAIN[1]), json.dumps(SEMEVAL_TRAIN[0])],
+    )
     with pytest.raises(DataFormatError, match="line 3: relation_type '1/a' appears twice"):
         load_relation_similarity(rel)
     rel = _write(tmp_path / "rel2.jsonl", [json.dumps({"relation_type": "1/a", "positives": [["a"]], "negatives": []})])
@@ -335,7 +396,9 @@ def test_empty_file_and_bad_encoding(tmp_path, no_env):
     with pytest.raises(DataFormatError, match="no records"):
         load_analogy(empty)
     latin = tmp_path / "latin.jsonl"
-    latin.write_bytes(json.dumps(BLESS_ROWS["val"][0]).encode() + b"\n" + '{"head": "caf\xe9"}'.encode("latin-1") + b"\n")
+    latin.write_bytes(
+        json.dumps(BLESS_ROWS["val"][0]).encode() + b"\n" + '{"head": "caf\xe9"}'.encode("latin-1") + b"\n"
+    )
     with pytest.raises(DataFormatError, match="line 2: not valid UTF-8"):
         load_lexical(latin)
 
@@ -391,7 +454,9 @@ def test_offline_with_nothing_local_fails_fast_and_explains(no_env, tmp_path):
     # with a folder given, the exact paths tried are listed
     with pytest.raises(DatasetNotFoundError) as info:
         load_lexical("EVALution", "validation", data_dir=tmp_path / "nowhere")
-    assert str(tmp_path / "nowhere" / "lexical_relation_classification" / "dataset" / "EVALution" / "val.jsonl") in str(info.value)
+    assert str(tmp_path / "nowhere" / "lexical_relation_classification" / "dataset" / "EVALution" / "val.jsonl") in str(
+        info.value
+    )
     assert "the folder does not exist" in str(info.value)
     with pytest.raises(DatasetNotFoundError, match="SAT is not redistributable"):
         load_analogy("sat_full")
@@ -451,7 +516,9 @@ def test_hub_code_path_downloads_the_mirror_layout(monkeypatch, no_env, tmp_path
         load_analogy("u4")
     # a bad line in a downloaded file is reported with its Hub address
     _write(cached, [GOOD, "{"])
-    with pytest.raises(DataFormatError, match=r"hf://datasets/relbert/analogy_questions/dataset/bats/valid\.jsonl, line 2"):
+    with pytest.raises(
+        DataFormatError, match=r"hf://datasets/relbert/analogy_questions/dataset/bats/valid\.jsonl, line 2"
+    ):
         load_analogy("bats", "validation")
 
 
@@ -505,7 +572,9 @@ def test_starter_files_match_the_generator_and_carry_a_licence():
 # ---------------------------------------------------------------------------------------- doctests
 
 
-@pytest.mark.parametrize("module", ["errors", "records", "jsonl", "names", "sources", "hierarchy", "loaders", "semeval"])
+@pytest.mark.parametrize(
+    "module", ["errors", "records", "jsonl", "names", "sources", "hierarchy", "loaders", "semeval"]
+)
 def test_doctests(module, no_env):
     import importlib
 

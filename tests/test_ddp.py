@@ -85,9 +85,30 @@ def test_losses_gather_negatives_across_processes(tmp_path):
 def test_relemb_train_under_torchrun_with_two_cpu_processes(tiny_bert_path, tmp_path):
     out = tmp_path / "ddp-model"
     done = _torchrun(
-        ["-m", "relemb", "train", "--base_model", tiny_bert_path, "--data", "starter", "--test_datasets", "starter",
-         "--output_dir", str(out), "--epochs", "1", "--batch-size", "64", "--lr", "1e-3", "--use_cpu",
-         "--ddp_backend", "gloo", "--disable_tqdm", "true"],
+        [
+            "-m",
+            "relemb",
+            "train",
+            "--base_model",
+            tiny_bert_path,
+            "--data",
+            "starter",
+            "--test_datasets",
+            "starter",
+            "--output_dir",
+            str(out),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--lr",
+            "1e-3",
+            "--use_cpu",
+            "--ddp_backend",
+            "gloo",
+            "--disable_tqdm",
+            "true",
+        ],
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-4000:]

@@ -26,7 +26,9 @@ def test_read_pairs_formats(tmp_path, suffix):
     elif suffix == ".csv":
         path.write_text('baker,bread\n"ice cream",cold\n', encoding="utf-8")
     else:
-        path.write_text('["baker", "bread"]\n{"head": "ice cream", "tail": "cold", "relation": "x"}\n', encoding="utf-8")
+        path.write_text(
+            '["baker", "bread"]\n{"head": "ice cream", "tail": "cold", "relation": "x"}\n', encoding="utf-8"
+        )
     assert read_pairs(path) == [("baker", "bread"), ("ice cream", "cold")]
 
 
@@ -63,7 +65,9 @@ def test_embed_pairs_writes_npy(tmp_path, tiny_bert_path, capsys):
 
     source = write_tsv(tmp_path / "pairs.tsv", PAIRS)
     target = tmp_path / "out.npy"
-    code = main(["embed", "pairs", source, "--model", tiny_bert_path, "-o", str(target), "--no-progress", "--device", "cpu"])
+    code = main(
+        ["embed", "pairs", source, "--model", tiny_bert_path, "-o", str(target), "--no-progress", "--device", "cpu"]
+    )
     assert code == 0
     assert "5 x 32 float32 (4 unique pairs)" in capsys.readouterr().out
     matrix = np.load(target)
@@ -76,7 +80,10 @@ def test_embed_pairs_normalize_and_options(tmp_path, tiny_bert_path):
     source = write_tsv(tmp_path / "pairs.tsv", PAIRS, header=False)
     target = tmp_path / "out.npy"
     args = ["embed", "pairs", source, "--model", tiny_bert_path, "-o", str(target), "--no-progress"]
-    assert main([*args, "--normalize", "--template", "a", "--pooling", "mask", "--chunk-size", "2", "--batch-size", "3"]) == 0
+    assert (
+        main([*args, "--normalize", "--template", "a", "--pooling", "mask", "--chunk-size", "2", "--batch-size", "3"])
+        == 0
+    )
     exact = np.load(target)
     np.testing.assert_allclose(np.linalg.norm(exact, axis=1), 1.0, atol=1e-5)
     assert main([*args, "--normalize", "--template", "a", "--pooling", "mask", "--precision", "bfloat16"]) == 0
@@ -107,8 +114,27 @@ def test_embed_index_and_similar(tmp_path, tiny_bert_path, capsys):
     assert [tuple(r["pair"]) for r in from_index] == [h.pair for h in expected]
 
     # plain text output, two queries, query kept
-    assert main(["embed", "similar", "-c", source, "--model", tiny_bert_path, "-q", "cat:dog", "-q", "baker:bread",
-                 "-k", "1", "--include-query", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "similar",
+                "-c",
+                source,
+                "--model",
+                tiny_bert_path,
+                "-q",
+                "cat:dog",
+                "-q",
+                "baker:bread",
+                "-k",
+                "1",
+                "--include-query",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "cat:dog" and out[1].split()[1] == "cat:dog"
     assert out[2] == "baker:bread" and out[3].split()[1] == "baker:bread"
@@ -117,7 +143,18 @@ def test_embed_index_and_similar(tmp_path, tiny_bert_path, capsys):
 def test_similar_with_faiss(tmp_path, tiny_bert_path, capsys):
     pytest.importorskip("faiss")
     source = write_tsv(tmp_path / "candidates.tsv", PAIRS)
-    base = ["embed", "similar", "-c", source, "--model", tiny_bert_path, "-q", "barista:coffee", "--json", "--no-progress"]
+    base = [
+        "embed",
+        "similar",
+        "-c",
+        source,
+        "--model",
+        tiny_bert_path,
+        "-q",
+        "barista:coffee",
+        "--json",
+        "--no-progress",
+    ]
     assert main(base) == 0
     exact = capsys.readouterr().out
     assert main([*base, "--faiss"]) == 0

@@ -31,7 +31,7 @@ class ClassModel:
     def get_embedding(self, pairs, batch_size=64, show_progress_bar=None):
         self.calls += 1
         rows = []
-        for head, tail in pairs:
+        for head, _tail in pairs:
             letter = self.merge.get(head[0], head[0])
             vector = np.zeros(len(self.classes) + 1, dtype=np.float32)
             vector[self.classes.index(letter)] = 1.0

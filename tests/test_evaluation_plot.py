@@ -73,7 +73,7 @@ def test_relation_similarity_labels():
     labelled = load_labelled_pairs("starter", "train")
     assert labelled and all(isinstance(label, str) for _, label in labelled)
     by_type = load_labelled_pairs("starter", "train", level="relation")
-    assert len({l for _, l in by_type}) >= len({l for _, l in labelled})
+    assert len({label for _, label in by_type}) >= len({label for _, label in labelled})
 
 
 def test_plot_bad_input(tmp_path):

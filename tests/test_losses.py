@@ -24,9 +24,17 @@ def toy_labels() -> torch.Tensor:
     """Three relations: r0 has 3 positives + 2 negatives, r1 3 positives + 1 negative, r2 2 positives;
     r1's first positive is the same word pair as r0's first positive (pair id 0)."""
     rows = [
-        (0, True, 0), (0, True, 1), (0, True, 2), (0, False, 3), (0, False, 4),
-        (1, True, 0), (1, True, 5), (1, True, 6), (1, False, 7),
-        (2, True, 8), (2, True, 9),
+        (0, True, 0),
+        (0, True, 1),
+        (0, True, 2),
+        (0, False, 3),
+        (0, False, 4),
+        (1, True, 0),
+        (1, True, 5),
+        (1, True, 6),
+        (1, False, 7),
+        (2, True, 8),
+        (2, True, 9),
     ]
     return torch.tensor([encode_label(*row) for row in rows])
 
@@ -126,8 +134,9 @@ def test_triplet_matches_naive_and_margin_is_added():
 
     # anchor at 0, positive at distance 1, negative at distance 3
     emb = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [0.0, 30.0]])
-    labels = torch.tensor([encode_label(0, True, 0), encode_label(0, True, 1), encode_label(0, False, 2),
-                           encode_label(1, False, 3)])
+    labels = torch.tensor(
+        [encode_label(0, True, 0), encode_label(0, True, 1), encode_label(0, False, 2), encode_label(1, False, 3)]
+    )
     anchor = torch.tensor([0])
     # max(0, 1 - 3 + 5) = 3 with the margin added; the reference's sign (1 - 3 - 5) would give 0
     assert relation_triplet(emb, labels, 5.0, anchor_rows=anchor).item() == pytest.approx(3.0)
@@ -143,8 +152,9 @@ def test_classification_head_term_and_state(tiny_model):
     assert head["head.classifier.weight"].shape == (2, 3 * tiny_model.embedding_dim)
     torch.manual_seed(0)
     emb = torch.randn(4, tiny_model.embedding_dim)
-    labels = torch.tensor([encode_label(0, True, 0), encode_label(0, True, 1), encode_label(1, True, 2),
-                           encode_label(1, True, 3)])
+    labels = torch.tensor(
+        [encode_label(0, True, 0), encode_label(0, True, 1), encode_label(1, True, 2), encode_label(1, True, 3)]
+    )
     loss.classification_negatives = 2
     value = loss.classification_term(emb, labels, torch.arange(4)).item()
     linear = loss.head.classifier
@@ -154,8 +164,13 @@ def test_classification_head_term_and_state(tiny_model):
         return torch.softmax(logits, dim=0)[1].item()
 
     positive = sum(-math.log(g(emb[a], emb[p])) for a, p in [(0, 1), (1, 0), (2, 3), (3, 2)]) / 4
-    negative = sum(-math.log(1 - g(emb[a], emb[n])) for a, n in
-                   [(0, 2), (0, 3), (1, 2), (1, 3), (2, 0), (2, 1), (3, 0), (3, 1)]) / 8
+    negative = (
+        sum(
+            -math.log(1 - g(emb[a], emb[n]))
+            for a, n in [(0, 2), (0, 3), (1, 2), (1, 3), (2, 0), (2, 1), (3, 0), (3, 1)]
+        )
+        / 8
+    )
     assert value == pytest.approx(positive + negative, rel=1e-4)
 
 

@@ -37,7 +37,14 @@ def test_chunks_and_batches_do_not_change_results(tiny_model, batch_size, chunk_
 
 
 def test_duplicates_across_chunks_get_the_same_rows(tiny_model):
-    pairs = [("dog", "puppy"), ("cat", "kitten"), ("dog", "puppy"), ("tree", "leaf"), ("cat", "kitten"), ("dog", "puppy")]
+    pairs = [
+        ("dog", "puppy"),
+        ("cat", "kitten"),
+        ("dog", "puppy"),
+        ("tree", "leaf"),
+        ("cat", "kitten"),
+        ("dog", "puppy"),
+    ]
     out = tiny_model.get_embedding(pairs, chunk_size=1)
     for i, j in [(0, 2), (0, 5), (1, 4)]:
         np.testing.assert_array_equal(out[i], out[j])
@@ -53,7 +60,11 @@ def test_each_unique_pair_is_encoded_once_per_chunk(tiny_model, encode_calls):
 def test_pairs_are_length_sorted_across_chunks(tiny_model, encode_calls):
     pairs = [("a", "b"), ("hammer", "nail"), ("cat", "dog"), ("photographer", "camera"), ("up", "down")]
     out = tiny_model.get_embedding(pairs, chunk_size=2)
-    assert encode_calls == [[("photographer", "camera"), ("hammer", "nail")], [("cat", "dog"), ("up", "down")], [("a", "b")]]
+    assert encode_calls == [
+        [("photographer", "camera"), ("hammer", "nail")],
+        [("cat", "dog"), ("up", "down")],
+        [("a", "b")],
+    ]
     # rows still follow the input order
     np.testing.assert_allclose(out, plain(tiny_model, pairs), atol=1e-5)
 
@@ -121,7 +132,12 @@ def test_generator_input_and_progress_bar(tiny_model, capsys):
 @pytest.mark.slow
 def test_minilm_fast_path_equals_plain_path(minilm_path):
     model = RelBERT.from_pretrained("minilm", device="cpu")
-    pairs = [("camera", "photographer"), ("barista", "coffee"), ("baker", "bread"), ("pneumonoultramicroscopic", "lung")]
+    pairs = [
+        ("camera", "photographer"),
+        ("barista", "coffee"),
+        ("baker", "bread"),
+        ("pneumonoultramicroscopic", "lung"),
+    ]
     pairs += [("brewer", "beer"), ("tokyo", "japan"), ("an extraordinarily long head phrase", "tail")]
     fast = model.get_embedding(pairs, batch_size=4)
     assert np.abs(fast - plain(model, pairs)).max() < 1e-4

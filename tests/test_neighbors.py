@@ -136,7 +136,9 @@ def test_faiss_backend_matches_exact():
     exact = PairIndex(pairs, vectors)
     fast = PairIndex(pairs, vectors, backend="faiss")
     queries = rng.normal(size=(6, 16))
-    for got, expected in zip(fast.search(queries, k=10, exclude=[pairs[0]] * 6), exact.search(queries, k=10, exclude=[pairs[0]] * 6)):
+    for got, expected in zip(
+        fast.search(queries, k=10, exclude=[pairs[0]] * 6), exact.search(queries, k=10, exclude=[pairs[0]] * 6)
+    ):
         assert [h.pair for h in got] == [h.pair for h in expected]
         np.testing.assert_allclose([h.score for h in got], [h.score for h in expected], atol=1e-5)
 
@@ -183,7 +185,9 @@ def test_most_similar_with_prebuilt_index(tiny_model, tmp_path):
 
 
 def test_most_similar_refuses_incompatible_index_and_bad_query(tiny_model):
-    other = PairIndex(CANDIDATES, np.ones((5, tiny_model.embedding_dim)), metadata={"template": "<subj> x <mask> <obj>"})
+    other = PairIndex(
+        CANDIDATES, np.ones((5, tiny_model.embedding_dim)), metadata={"template": "<subj> x <mask> <obj>"}
+    )
     with pytest.raises(ValueError, match="template"):
         tiny_model.most_similar(("barista", "coffee"), other)
     with pytest.raises(ValueError, match="dimensional"):

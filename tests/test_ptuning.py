@@ -199,8 +199,9 @@ def test_learn_prompt_dispatches_by_kind(tiny_bert_path, records):
 @pytest.mark.slow
 def test_ptuned_minilm_reloads_identically(minilm_path, records, tmp_path):
     model = RelBERT.from_pretrained(minilm_path, device="cpu")
-    args = PromptLearningArguments(prompt="ptuning", prompt_n1=1, prompt_n2=1, prompt_n3=1, prompt_iterations=1,
-                                   prompt_batch_size=16)
+    args = PromptLearningArguments(
+        prompt="ptuning", prompt_n1=1, prompt_n2=1, prompt_n3=1, prompt_iterations=1, prompt_batch_size=16
+    )
     result = learn_ptuning(model, toy_objective(model, records), args)
     ids = model.tokenizer(model.transformer.render([("Dog", "Puppy")]))["input_ids"][0]
     assert [ids[1], ids[3], ids[5]] == result.prompt_token_ids  # the lower-casing tokenizer keeps them whole

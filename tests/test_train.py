@@ -75,7 +75,9 @@ def test_build_datasets_loads_everything_up_front():
     train_records = load_relation_similarity("starter", "train")
     assert data.n_pairs == sum(len(r.positives) + len(r.negatives) for r in train_records)
     assert list(data.validation) == ["starter_relations_validation", "starter_validation"]
-    assert len(data.validation["starter_relations_validation"]) == len(load_relation_similarity("starter", "validation"))
+    assert len(data.validation["starter_relations_validation"]) == len(
+        load_relation_similarity("starter", "validation")
+    )
     assert len(data.test["starter"]) == 96
     evaluator = build_evaluators(data)
     assert [e.name for e in evaluator.evaluators] == ["starter_relations_validation", "starter_validation"]
@@ -92,8 +94,10 @@ def test_build_datasets_errors(tmp_path):
     with pytest.raises(ValueError, match="dataset .u7. .*was not found"):
         build_datasets(DataArguments(data="starter", test_datasets=["u7"]))
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"relation_type": "1/a", "positives": [["a", "b"]], "negatives": []}\n'
-                   '{"relation_type": "1/b", "positives": [["c", "d"], ["e", "f"]], "negatives": []}\n')
+    bad.write_text(
+        '{"relation_type": "1/a", "positives": [["a", "b"]], "negatives": []}\n'
+        '{"relation_type": "1/b", "positives": [["c", "d"], ["e", "f"]], "negatives": []}\n'
+    )
     with pytest.raises(ValueError, match="at least 2 per relation"):
         build_datasets(DataArguments(data=str(bad)))
 
@@ -148,7 +152,9 @@ def test_resume_from_checkpoint_loses_nothing(tiny_roberta_path, tmp_path):
     killed.mkdir()
     shutil.copytree(full / f"checkpoint-{first}", killed / f"checkpoint-{first}")
     train(
-        ModelArguments(base_model=tiny_roberta_path), data, loss,
+        ModelArguments(base_model=tiny_roberta_path),
+        data,
+        loss,
         training_args(killed, resume_from_checkpoint="last", **common),
     )
     resumed, reference = weights(killed), weights(full)
@@ -174,16 +180,23 @@ def test_bad_arguments_fail_before_the_model_is_loaded(tiny_bert_path, tmp_path,
     monkeypatch.setattr(train_module, "build_model", no_model)
     model = ModelArguments(base_model=tiny_bert_path)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train(model, DataArguments(data="starter"), LossArguments(),
-              training_args(tmp_path / "a", resume_from_checkpoint="last"))
+        train(
+            model,
+            DataArguments(data="starter"),
+            LossArguments(),
+            training_args(tmp_path / "a", resume_from_checkpoint="last"),
+        )
     with pytest.raises(DatasetNotFoundError):
         train(model, DataArguments(data=str(tmp_path / "nope.jsonl")), LossArguments(), training_args(tmp_path / "b"))
     with pytest.raises(ValueError, match="neither a relation type"):
-        train(model, DataArguments(data="starter", exclude_relations=["99"]), LossArguments(),
-              training_args(tmp_path / "c"))
+        train(
+            model,
+            DataArguments(data="starter", exclude_relations=["99"]),
+            LossArguments(),
+            training_args(tmp_path / "c"),
+        )
     single = tmp_path / "single.jsonl"
-    single.write_text("".join(
-        json.dumps(r.to_dict()) + "\n" for r in load_relation_similarity("starter", "train")[:3]))
+    single.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in load_relation_similarity("starter", "train")[:3]))
     with pytest.raises(ValueError, match="no validation set for model selection"):
         train(model, DataArguments(data=str(single)), LossArguments(), training_args(tmp_path / "d"))
     assert not (tmp_path / "b").exists() and not (tmp_path / "d").exists()

@@ -29,18 +29,51 @@ def test_help_lists_the_options(capsys):
         train_main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--base_model", "--template", "--pooling", "--loss", "--temperature", "--lr", "--epochs",
-                   "--batch-size", "--seed", "--max_length", "--output_dir", "--data", "--data_dir",
-                   "--exclude_relations", "--classification_loss", "--fp16", "--gradient_accumulation_steps",
-                   "--save_steps", "--resume_from_checkpoint", "--config", "--quickstart"):
+    for option in (
+        "--base_model",
+        "--template",
+        "--pooling",
+        "--loss",
+        "--temperature",
+        "--lr",
+        "--epochs",
+        "--batch-size",
+        "--seed",
+        "--max_length",
+        "--output_dir",
+        "--data",
+        "--data_dir",
+        "--exclude_relations",
+        "--classification_loss",
+        "--fp16",
+        "--gradient_accumulation_steps",
+        "--save_steps",
+        "--resume_from_checkpoint",
+        "--config",
+        "--quickstart",
+    ):
         assert option in text, option
     assert "(default: roberta-large)" in " ".join(text.split())
 
 
 def test_end_to_end_on_the_starter_set(tiny_bert_path, tmp_path, capsys):
     out = tmp_path / "model"
-    code = main(["train", "--base_model", tiny_bert_path, "--data", "starter", "--test_datasets", "starter",
-                 "--output_dir", str(out), "--epochs", "1", *FAST])
+    code = main(
+        [
+            "train",
+            "--base_model",
+            tiny_bert_path,
+            "--data",
+            "starter",
+            "--test_datasets",
+            "starter",
+            "--output_dir",
+            str(out),
+            "--epochs",
+            "1",
+            *FAST,
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
@@ -51,8 +84,10 @@ def test_end_to_end_on_the_starter_set(tiny_bert_path, tmp_path, capsys):
 
 def test_config_file_and_command_line_precedence(tmp_path):
     config = tmp_path / "recipe.yaml"
-    config.write_text("base-model: minilm\nloss: triplet\nmargin: 0.5\nlr: 2.0e-5\nepochs: 3\n"
-                      "exclude_relations: [1, 8/d]\noutput_dir: from-config\n")
+    config.write_text(
+        "base-model: minilm\nloss: triplet\nmargin: 0.5\nlr: 2.0e-5\nepochs: 3\n"
+        "exclude_relations: [1, 8/d]\noutput_dir: from-config\n"
+    )
     values = read_config_file(config)
     assert values["base_model"] == "minilm" and values["learning_rate"] == 2e-5
     values.update({"learning_rate": 1e-4})  # what the command line gives wins
@@ -62,7 +97,9 @@ def test_config_file_and_command_line_precedence(tmp_path):
     assert data.exclude_relations == ["1", "8/d"]
 
     as_json = tmp_path / "recipe.json"
-    as_json.write_text(json.dumps({"template": "a", "pooling": "mask", "output_dir": "x", "per_device_train_batch_size": 64}))
+    as_json.write_text(
+        json.dumps({"template": "a", "pooling": "mask", "output_dir": "x", "per_device_train_batch_size": 64})
+    )
     model, _, _, _, training = parse_training_arguments(read_config_file(as_json))
     assert model.pooling == "mask" and training.per_device_train_batch_size == 64
 
@@ -134,8 +171,9 @@ def test_quickstart_defaults_follow_the_data_dir(monkeypatch):
 def test_quickstart_runs_with_a_tiny_model(tiny_roberta_path, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("RELEMB_DATA_DIR", raising=False)
     out = tmp_path / "qs"
-    code = main(["train", "--quickstart", "--base_model", tiny_roberta_path, "--epochs", "1",
-                 "--output_dir", str(out), *FAST])
+    code = main(
+        ["train", "--quickstart", "--base_model", tiny_roberta_path, "--epochs", "1", "--output_dir", str(out), *FAST]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| starter | test |" in printed
@@ -144,8 +182,12 @@ def test_quickstart_runs_with_a_tiny_model(tiny_roberta_path, tmp_path, capsys, 
 
 
 def test_format_results_table():
-    table = format_results({"validation": {"semeval2012_validation_accuracy": 0.5, "validation_mean_accuracy": 0.5},
-                            "test": {"u2": 0.25, "u4": 0.75}})
+    table = format_results(
+        {
+            "validation": {"semeval2012_validation_accuracy": 0.5, "validation_mean_accuracy": 0.5},
+            "test": {"u2": 0.25, "u4": 0.75},
+        }
+    )
     assert "| semeval2012 | validation | 50.0 |" in table
     assert "| u2 | test | 25.0 |" in table and "| mean | test | 50.0 |" in table
 
@@ -154,8 +196,9 @@ def test_format_results_table():
 def test_quickstart_on_minilm_trains_and_scores(tmp_path, capsys, monkeypatch, minilm_path):
     monkeypatch.delenv("RELEMB_DATA_DIR", raising=False)
     out = tmp_path / "minilm"
-    code = main(["train", "--quickstart", "--max_steps", "2", "--output_dir", str(out), "--disable_tqdm", "true",
-                 "--use_cpu"])
+    code = main(
+        ["train", "--quickstart", "--max_steps", "2", "--output_dir", str(out), "--disable_tqdm", "true", "--use_cpu"]
+    )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert results["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
@@ -168,10 +211,33 @@ def test_prompt_autoprompt_only(tiny_bert_path, tmp_path):
     from relemb.prompts import TEMPLATES
 
     out = tmp_path / "autoprompt"
-    code = main(["train", "--base_model", tiny_bert_path, "--data", "starter", "--test_datasets", "starter",
-                 "--output_dir", str(out), "--prompt", "autoprompt", "--prompt_only",
-                 "--prompt_n1", "1", "--prompt_n2", "1", "--prompt_n3", "1",
-                 "--prompt_iterations", "3", "--prompt_candidates", "3", *FAST])
+    code = main(
+        [
+            "train",
+            "--base_model",
+            tiny_bert_path,
+            "--data",
+            "starter",
+            "--test_datasets",
+            "starter",
+            "--output_dir",
+            str(out),
+            "--prompt",
+            "autoprompt",
+            "--prompt_only",
+            "--prompt_n1",
+            "1",
+            "--prompt_n2",
+            "1",
+            "--prompt_n3",
+            "1",
+            "--prompt_iterations",
+            "3",
+            "--prompt_candidates",
+            "3",
+            *FAST,
+        ]
+    )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert results["train_loss"] is None  # prompt only: the encoder was not fine-tuned
@@ -185,9 +251,26 @@ def test_prompt_ptuning_then_fine_tuning(tiny_bert_path, tmp_path):
     from relemb import RelBERT
 
     out = tmp_path / "ptuning"
-    code = main(["train", "--base_model", tiny_bert_path, "--data", "starter", "--test_datasets", "starter",
-                 "--output_dir", str(out), "--prompt", "ptuning", "--prompt_iterations", "3",
-                 "--epochs", "1", *FAST])
+    code = main(
+        [
+            "train",
+            "--base_model",
+            tiny_bert_path,
+            "--data",
+            "starter",
+            "--test_datasets",
+            "starter",
+            "--output_dir",
+            str(out),
+            "--prompt",
+            "ptuning",
+            "--prompt_iterations",
+            "3",
+            "--epochs",
+            "1",
+            *FAST,
+        ]
+    )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert results["train_loss"] is not None

@@ -34,8 +34,12 @@ def _common(parser: argparse.ArgumentParser, *, figures: bool = True) -> None:
     group.add_argument(
         "--model", required=True, help="a relemb model, an encoder folder, a Hub id, or 'minilm' (all-MiniLM-L6-v2)"
     )
-    group.add_argument("--template", default=None, help="template id a-e or a template string (default: the model's, else d)")
-    group.add_argument("--max-length", type=int, default=None, help="truncation length in tokens (default: the model's)")
+    group.add_argument(
+        "--template", default=None, help="template id a-e or a template string (default: the model's, else d)"
+    )
+    group.add_argument(
+        "--max-length", type=int, default=None, help="truncation length in tokens (default: the model's)"
+    )
     group.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     group.add_argument(
@@ -84,8 +88,15 @@ def add_subcommands(subparsers: Any) -> None:
         choices=("binary", "multiclass"),
         help="binary: related vs random; multiclass: relation type (default both)",
     )
-    probe.add_argument("--max-train", type=_non_negative, default=5000, help="training pairs per dataset, a stratified sample (default 5000; 0: all)")
-    probe.add_argument("--max-test", type=_non_negative, default=2000, help="test pairs per dataset (default 2000; 0: all)")
+    probe.add_argument(
+        "--max-train",
+        type=_non_negative,
+        default=5000,
+        help="training pairs per dataset, a stratified sample (default 5000; 0: all)",
+    )
+    probe.add_argument(
+        "--max-test", type=_non_negative, default=2000, help="test pairs per dataset (default 2000; 0: all)"
+    )
     probe.add_argument("--no-control", action="store_true", help="skip the randomly initialised control encoder")
     probe.add_argument("--no-hidden-states", action="store_true", help="skip the per-layer hidden-state probes")
     _common(probe)
@@ -95,13 +106,23 @@ def add_subcommands(subparsers: Any) -> None:
         "attention-trace", help="layer-wise attention tracing and attention rollout: a score per input token"
     )
     trace.add_argument(
-        "--pair", nargs=2, action="append", metavar=("HEAD", "TAIL"), help="a word pair, rendered with the template (repeatable)"
+        "--pair",
+        nargs=2,
+        action="append",
+        metavar=("HEAD", "TAIL"),
+        help="a word pair, rendered with the template (repeatable)",
     )
-    trace.add_argument("--sentence", action="append", help="a sentence instead of a prompt (repeatable; with --head/--tail)")
-    trace.add_argument("--head", action="append", help="the head word of each --sentence (its first whole-word occurrence)")
+    trace.add_argument(
+        "--sentence", action="append", help="a sentence instead of a prompt (repeatable; with --head/--tail)"
+    )
+    trace.add_argument(
+        "--head", action="append", help="the head word of each --sentence (its first whole-word occurrence)"
+    )
     trace.add_argument("--tail", action="append", help="the tail word of each --sentence")
     trace.add_argument(
-        "--start", default=None, help="token to trace from: mask (default for prompts), first (default for sentences), head, tail or a position"
+        "--start",
+        default=None,
+        help="token to trace from: mask (default for prompts), first (default for sentences), head, tail or a position",
     )
     trace.add_argument("--figure", default=None, help="heat map PNG (default: none)")
     trace.add_argument("--layers", action="store_true", help="heat map of the tracing down to every layer (one input)")
@@ -110,12 +131,20 @@ def add_subcommands(subparsers: Any) -> None:
     trace.set_defaults(_eval=_run_trace)
 
     heads = subparsers.add_parser(
-        "attention-heads", help="per-head attention statistics, head distances, heads as relation classifiers (Clark et al. 2019)"
+        "attention-heads",
+        help="per-head attention statistics, head distances, heads as relation classifiers (Clark et al. 2019)",
     )
     _data(heads, ("BLESS",))
     heads.add_argument("--split", default="test", help="split of the datasets (default test)")
-    heads.add_argument("--max-pairs", type=_non_negative, default=1000, help="pairs per dataset, a stratified sample (default 1000; 0: all)")
-    heads.add_argument("--pairs", nargs="+", default=None, metavar="HEAD:TAIL", help="analyse these pairs instead of datasets")
+    heads.add_argument(
+        "--max-pairs",
+        type=_non_negative,
+        default=1000,
+        help="pairs per dataset, a stratified sample (default 1000; 0: all)",
+    )
+    heads.add_argument(
+        "--pairs", nargs="+", default=None, metavar="HEAD:TAIL", help="analyse these pairs instead of datasets"
+    )
     heads.add_argument("--no-distances", action="store_true", help="skip the Jensen-Shannon distances and the MDS map")
     _common(heads)
     heads.set_defaults(_eval=_run_heads)
@@ -385,7 +414,11 @@ def _run_heads(args: argparse.Namespace) -> int:
     relation_rows = [row for name, report in reports.items() for row in _relation_rows(name, report)]
     if relation_rows:
         print("Heads as relation classifiers: how often the word the tail attends to most is the head word (%)")
-        print(markdown_table(["pairs", "relation", "inputs", "best head", "accuracy", "fixed-offset baseline"], relation_rows))
+        print(
+            markdown_table(
+                ["pairs", "relation", "inputs", "best head", "accuracy", "fixed-offset baseline"], relation_rows
+            )
+        )
     _write_json(output, "attention-heads", args, {name: r.to_dict() for name, r in reports.items()}, started)
     return 0
 
@@ -405,5 +438,7 @@ def _relation_rows(name: str, report: Any) -> list[list[Any]]:
         layer, head, value = accuracy.best_head("tail_to_head", relation)
         offset, baseline = accuracy.baseline("tail_to_head", relation)
         n = accuracy.n_inputs("tail_to_head", relation)
-        rows.append([_stem(name), relation, n, f"L{layer}-H{head}", _pct(value), f"{_pct(baseline)} (offset {offset:+d})"])
+        rows.append(
+            [_stem(name), relation, n, f"L{layer}-H{head}", _pct(value), f"{_pct(baseline)} (offset {offset:+d})"]
+        )
     return rows

@@ -235,7 +235,9 @@ class AttentionEncoder:
         """
         from relemb import RelBERT
 
-        relbert = RelBERT.from_pretrained(name_or_path, template=template, max_length=max_length, device=device, **kwargs)
+        relbert = RelBERT.from_pretrained(
+            name_or_path, template=template, max_length=max_length, device=device, **kwargs
+        )
         return cls.from_relbert(relbert, name=str(name_or_path))
 
     @classmethod

@@ -459,9 +459,7 @@ class RelationHeadAccuracy:
                 continue
             hit, offsets = outcome
             if hit.shape != (self.n_layers, self.n_heads):
-                raise ValueError(
-                    f"got {hit.shape} heads for a model of {self.n_layers} layers x {self.n_heads} heads"
-                )
+                raise ValueError(f"got {hit.shape} heads for a model of {self.n_layers} layers x {self.n_heads} heads")
             for label in (None, relation) if relation is not None else (None,):
                 counts = self.hits[direction].setdefault(label, np.zeros((self.n_layers, self.n_heads), dtype=np.int64))
                 counts += hit
@@ -674,9 +672,7 @@ def analyze_heads(
     statistics = HeadStatistics(encoder.n_layers, encoder.n_heads)
     accuracy = RelationHeadAccuracy(encoder.n_layers, encoder.n_heads)
     total: np.ndarray | None = None
-    items: Iterator[EncodedInput] = encoder.encode(
-        inputs, batch_size=batch_size, show_progress_bar=show_progress_bar
-    )
+    items: Iterator[EncodedInput] = encoder.encode(inputs, batch_size=batch_size, show_progress_bar=show_progress_bar)
     for index, item in enumerate(items):
         statistics.update(item)
         accuracy.update(item, None if labels is None else labels[index])
@@ -774,19 +770,40 @@ def plot_head_map(report: HeadReport, path: str | os.PathLike, color_by: str = "
     sizes = 18 + 90 * np.nan_to_num(spread, nan=0.0)
     figure = Figure(figsize=(12, 5.2))
     left, right = figure.subplots(1, 2)
-    shown = left.scatter(points[:, 0], points[:, 1], c=layers, cmap="viridis", s=28, edgecolors="none",
-                         vmin=0, vmax=max(report.n_layers - 1, 1))
+    shown = left.scatter(
+        points[:, 0],
+        points[:, 1],
+        c=layers,
+        cmap="viridis",
+        s=28,
+        edgecolors="none",
+        vmin=0,
+        vmax=max(report.n_layers - 1, 1),
+    )
     figure.colorbar(shown, ax=left, label="layer")
     left.set_title("heads by layer", fontsize=10)
-    shown = right.scatter(points[:, 0], points[:, 1], c=np.where(finite, values, np.nan), cmap="magma", s=sizes,
-                          edgecolors="none", plotnonfinite=True)
+    shown = right.scatter(
+        points[:, 0],
+        points[:, 1],
+        c=np.where(finite, values, np.nan),
+        cmap="magma",
+        s=sizes,
+        edgecolors="none",
+        plotnonfinite=True,
+    )
     figure.colorbar(shown, ax=right, label=color_by)
     right.set_title(f"heads by {color_by} (size too)", fontsize=10)
     if n <= 80:
         for ax in (left, right):
             for index in range(n):
-                ax.annotate(report.head_label(index), points[index], fontsize=6, alpha=0.7,
-                            xytext=(2, 2), textcoords="offset points")
+                ax.annotate(
+                    report.head_label(index),
+                    points[index],
+                    fontsize=6,
+                    alpha=0.7,
+                    xytext=(2, 2),
+                    textcoords="offset points",
+                )
     for ax in (left, right):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -822,7 +839,9 @@ def plot_relation_heads(report: HeadReport, path: str | os.PathLike, direction: 
     ax.set_xticks(x)
     ax.set_xticklabels(
         [f"{'all' if g is None else g}\n(n={scores.n_inputs(direction, g)})" for g in groups],
-        rotation=30 if len(groups) > 6 else 0, ha="right" if len(groups) > 6 else "center", fontsize=8,
+        rotation=30 if len(groups) > 6 else 0,
+        ha="right" if len(groups) > 6 else "center",
+        fontsize=8,
     )
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("accuracy")

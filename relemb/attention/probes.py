@@ -736,7 +736,12 @@ def probe_relations(
     for owner, which in owners.items():
         tick = time.perf_counter()
         attention, hidden, with_mask = _encode_features(
-            which, unique, inputs, hidden_states=hidden_states, batch_size=batch_size, show_progress_bar=show_progress_bar
+            which,
+            unique,
+            inputs,
+            hidden_states=hidden_states,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
         )
         features[owner] = (attention, hidden)
         seconds[f"encode_{owner}"] = time.perf_counter() - tick
@@ -750,8 +755,8 @@ def probe_relations(
         rows_test = np.asarray([row[p] for p in test.pairs])
         y_train, y_test = train.labels, test.labels
 
-        def fit(X: np.ndarray) -> ProbeResult:
-            return fit_probe(X[rows_train], y_train, X[rows_test], y_test, seed=seed, C=C, max_iter=max_iter)
+        def fit(X: np.ndarray) -> ProbeResult:  # called within this iteration only
+            return fit_probe(X[rows_train], y_train, X[rows_test], y_test, seed=seed, C=C, max_iter=max_iter)  # noqa: B023
 
         attention_results = {owner: fit(features[owner][0]) for owner in owners}
         selectivity = None
@@ -781,9 +786,7 @@ def probe_relations(
             hidden=hidden_results,
             importance=importance,
             clustering=clustering,
-            generated_negatives=(
-                {"train": train.n_generated, "test": test.n_generated} if task == "binary" else {}
-            ),
+            generated_negatives=({"train": train.n_generated, "test": test.n_generated} if task == "binary" else {}),
         )
         logger.info(
             "probes %s %s: attention macro F1 %.4f (selectivity %s)",

@@ -428,9 +428,7 @@ def trace(
     if head_fusion not in HEAD_FUSIONS:
         raise ValueError(f"unknown head_fusion {head_fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
     results: list[TokenScores] = []
-    for index, item in enumerate(
-        encoder.encode(inputs, batch_size=batch_size, show_progress_bar=show_progress_bar)
-    ):
+    for index, item in enumerate(encoder.encode(inputs, batch_size=batch_size, show_progress_bar=show_progress_bar)):
         results.append(
             token_scores(
                 item,

@@ -40,91 +40,187 @@ def _p(text: str) -> list[Pair]:
 
 #: relation type -> (symmetric?, pairs (head, tail)); the relation reads "head <relation> tail".
 RELATIONS: dict[str, tuple[bool, list[Pair]]] = {
-    "geography/capital-of": (False, _p(
-        "paris:france rome:italy berlin:germany madrid:spain tokyo:japan athens:greece lisbon:portugal "
-        "vienna:austria dublin:ireland oslo:norway stockholm:sweden cairo:egypt moscow:russia beijing:china "
-        "ottawa:canada warsaw:poland")),
-    "geography/language-of": (False, _p(
-        "french:france spanish:spain german:germany italian:italy japanese:japan greek:greece "
-        "portuguese:portugal dutch:netherlands swedish:sweden polish:poland russian:russia turkish:turkey "
-        "korean:korea finnish:finland danish:denmark hungarian:hungary")),
-    "animal/young-of": (False, _p(
-        "puppy:dog kitten:cat calf:cow foal:horse lamb:sheep cub:bear chick:chicken duckling:duck "
-        "piglet:pig tadpole:frog joey:kangaroo fawn:deer kid:goat gosling:goose cygnet:swan owlet:owl")),
-    "animal/makes-sound": (False, _p(
-        "dog:bark cat:meow cow:moo lion:roar snake:hiss horse:neigh sheep:bleat pig:oink duck:quack "
-        "owl:hoot bee:buzz wolf:howl frog:croak mouse:squeak donkey:bray bird:chirp")),
-    "animal/lives-in": (False, _p(
-        "bee:hive bird:nest rabbit:burrow fox:den horse:stable pig:sty dog:kennel cow:barn bat:cave "
-        "chicken:coop beaver:lodge lion:den mouse:hole wasp:nest spider:web ant:anthill")),
-    "part-whole/part-of": (False, _p(
-        "wheel:car petal:flower page:book finger:hand toe:foot branch:tree key:keyboard roof:house "
-        "blade:knife lens:camera wing:bird sleeve:shirt pedal:bicycle yolk:egg string:guitar handle:door")),
-    "part-whole/member-of": (False, _p(
-        "sheep:flock wolf:pack fish:school bee:swarm cow:herd lion:pride player:team soldier:army "
-        "sailor:crew singer:choir musician:orchestra student:class tree:forest star:galaxy "
-        "island:archipelago juror:jury")),
-    "part-whole/made-of": (False, _p(
-        "window:glass candle:wax tire:rubber sweater:wool coin:metal brick:clay sail:canvas jeans:denim "
-        "shirt:cotton shoe:leather snowman:snow book:paper igloo:ice statue:marble nail:iron bottle:glass")),
-    "class-inclusion/hypernym": (False, _p(
-        "rose:flower oak:tree hammer:tool apple:fruit carrot:vegetable shirt:clothing sparrow:bird "
-        "salmon:fish chair:furniture piano:instrument car:vehicle red:color soccer:sport gold:metal "
-        "cobra:snake ant:insect")),
-    "contrast/antonym": (True, _p(
-        "hot:cold big:small happy:sad up:down fast:slow light:dark old:young rich:poor early:late "
-        "open:closed hard:soft wet:dry full:empty strong:weak loud:quiet thick:thin")),
-    "similar/synonym": (True, _p(
-        "big:large small:little fast:quick happy:glad begin:start end:finish smart:clever angry:mad "
-        "rich:wealthy sick:ill shut:close sofa:couch gift:present center:middle quiet:silent easy:simple")),
-    "function/used-for": (False, _p(
-        "knife:cut pen:write broom:sweep needle:sew shovel:dig soap:wash towel:dry ladder:climb phone:call "
-        "eraser:erase microscope:magnify glue:stick map:navigate bed:sleep chair:sit cup:drink")),
-    "function/tool-of": (False, _p(
-        "scalpel:surgeon brush:painter hammer:carpenter wrench:plumber stethoscope:doctor baton:conductor "
-        "camera:photographer oven:baker plow:farmer whistle:referee net:fisherman anvil:blacksmith "
-        "chisel:sculptor spade:gardener scissors:barber microphone:singer")),
-    "location/works-in": (False, _p(
-        "teacher:school doctor:hospital chef:kitchen pilot:cockpit farmer:farm judge:court "
-        "librarian:library actor:theater priest:church waiter:restaurant scientist:laboratory miner:mine "
-        "banker:bank clerk:office mechanic:garage pharmacist:pharmacy")),
-    "cause-effect/causes": (False, _p(
-        "fire:smoke virus:disease lightning:thunder friction:heat wind:waves drought:famine injury:pain "
-        "joke:laughter rain:puddle sun:sunburn earthquake:tsunami flu:fever germ:infection onion:tears "
-        "exercise:sweat poison:death")),
-    "cause-effect/produces": (False, _p(
-        "bee:honey cow:milk chicken:egg sheep:wool baker:bread author:novel poet:poem composer:symphony "
-        "silkworm:silk volcano:lava oyster:pearl brewer:beer potter:vase cook:meal vine:grape "
-        "sculptor:statue")),
-    "gender/female-of": (False, _p(
-        "king:queen man:woman boy:girl father:mother brother:sister son:daughter uncle:aunt husband:wife "
-        "nephew:niece prince:princess actor:actress waiter:waitress lion:lioness rooster:hen bull:cow "
-        "groom:bride")),
-    "attribute/color-of": (False, _p(
-        "banana:yellow snow:white sky:blue coal:black blood:red grass:green lemon:yellow tomato:red "
-        "milk:white carrot:orange pumpkin:orange cherry:red lime:green chocolate:brown ink:black "
-        "sapphire:blue")),
-    "attribute/typical-quality": (False, _p(
-        "ice:cold fire:hot feather:light rock:hard honey:sweet lemon:sour snail:slow cheetah:fast "
-        "pillow:soft desert:dry razor:sharp coffee:bitter night:dark giant:tall elephant:big glass:fragile")),
-    "morphology/plural": (False, _p(
-        "mouse:mice child:children foot:feet tooth:teeth man:men woman:women goose:geese person:people "
-        "ox:oxen leaf:leaves knife:knives wolf:wolves city:cities box:boxes baby:babies shelf:shelves")),
-    "morphology/past-tense": (False, _p(
-        "go:went eat:ate run:ran swim:swam write:wrote take:took give:gave sing:sang drink:drank fly:flew "
-        "speak:spoke buy:bought think:thought teach:taught catch:caught sleep:slept")),
-    "morphology/comparative": (False, _p(
-        "big:bigger good:better bad:worse small:smaller fast:faster tall:taller old:older happy:happier "
-        "strong:stronger cold:colder young:younger easy:easier long:longer short:shorter warm:warmer "
-        "heavy:heavier")),
-    "time/followed-by": (False, _p(
-        "monday:tuesday wednesday:thursday friday:saturday sunday:monday january:february march:april "
-        "july:august september:october october:november spring:summer summer:autumn autumn:winter "
-        "breakfast:lunch lunch:dinner morning:afternoon afternoon:evening")),
-    "measure/unit-of": (False, _p(
-        "meter:length kilogram:mass second:time liter:volume degree:temperature mile:distance "
-        "pound:weight inch:length gallon:volume calorie:energy watt:power acre:area decibel:loudness "
-        "knot:speed hour:time ounce:weight")),
+    "geography/capital-of": (
+        False,
+        _p(
+            "paris:france rome:italy berlin:germany madrid:spain tokyo:japan athens:greece lisbon:portugal "
+            "vienna:austria dublin:ireland oslo:norway stockholm:sweden cairo:egypt moscow:russia beijing:china "
+            "ottawa:canada warsaw:poland"
+        ),
+    ),
+    "geography/language-of": (
+        False,
+        _p(
+            "french:france spanish:spain german:germany italian:italy japanese:japan greek:greece "
+            "portuguese:portugal dutch:netherlands swedish:sweden polish:poland russian:russia turkish:turkey "
+            "korean:korea finnish:finland danish:denmark hungarian:hungary"
+        ),
+    ),
+    "animal/young-of": (
+        False,
+        _p(
+            "puppy:dog kitten:cat calf:cow foal:horse lamb:sheep cub:bear chick:chicken duckling:duck "
+            "piglet:pig tadpole:frog joey:kangaroo fawn:deer kid:goat gosling:goose cygnet:swan owlet:owl"
+        ),
+    ),
+    "animal/makes-sound": (
+        False,
+        _p(
+            "dog:bark cat:meow cow:moo lion:roar snake:hiss horse:neigh sheep:bleat pig:oink duck:quack "
+            "owl:hoot bee:buzz wolf:howl frog:croak mouse:squeak donkey:bray bird:chirp"
+        ),
+    ),
+    "animal/lives-in": (
+        False,
+        _p(
+            "bee:hive bird:nest rabbit:burrow fox:den horse:stable pig:sty dog:kennel cow:barn bat:cave "
+            "chicken:coop beaver:lodge lion:den mouse:hole wasp:nest spider:web ant:anthill"
+        ),
+    ),
+    "part-whole/part-of": (
+        False,
+        _p(
+            "wheel:car petal:flower page:book finger:hand toe:foot branch:tree key:keyboard roof:house "
+            "blade:knife lens:camera wing:bird sleeve:shirt pedal:bicycle yolk:egg string:guitar handle:door"
+        ),
+    ),
+    "part-whole/member-of": (
+        False,
+        _p(
+            "sheep:flock wolf:pack fish:school bee:swarm cow:herd lion:pride player:team soldier:army "
+            "sailor:crew singer:choir musician:orchestra student:class tree:forest star:galaxy "
+            "island:archipelago juror:jury"
+        ),
+    ),
+    "part-whole/made-of": (
+        False,
+        _p(
+            "window:glass candle:wax tire:rubber sweater:wool coin:metal brick:clay sail:canvas jeans:denim "
+            "shirt:cotton shoe:leather snowman:snow book:paper igloo:ice statue:marble nail:iron bottle:glass"
+        ),
+    ),
+    "class-inclusion/hypernym": (
+        False,
+        _p(
+            "rose:flower oak:tree hammer:tool apple:fruit carrot:vegetable shirt:clothing sparrow:bird "
+            "salmon:fish chair:furniture piano:instrument car:vehicle red:color soccer:sport gold:metal "
+            "cobra:snake ant:insect"
+        ),
+    ),
+    "contrast/antonym": (
+        True,
+        _p(
+            "hot:cold big:small happy:sad up:down fast:slow light:dark old:young rich:poor early:late "
+            "open:closed hard:soft wet:dry full:empty strong:weak loud:quiet thick:thin"
+        ),
+    ),
+    "similar/synonym": (
+        True,
+        _p(
+            "big:large small:little fast:quick happy:glad begin:start end:finish smart:clever angry:mad "
+            "rich:wealthy sick:ill shut:close sofa:couch gift:present center:middle quiet:silent easy:simple"
+        ),
+    ),
+    "function/used-for": (
+        False,
+        _p(
+            "knife:cut pen:write broom:sweep needle:sew shovel:dig soap:wash towel:dry ladder:climb phone:call "
+            "eraser:erase microscope:magnify glue:stick map:navigate bed:sleep chair:sit cup:drink"
+        ),
+    ),
+    "function/tool-of": (
+        False,
+        _p(
+            "scalpel:surgeon brush:painter hammer:carpenter wrench:plumber stethoscope:doctor baton:conductor "
+            "camera:photographer oven:baker plow:farmer whistle:referee net:fisherman anvil:blacksmith "
+            "chisel:sculptor spade:gardener scissors:barber microphone:singer"
+        ),
+    ),
+    "location/works-in": (
+        False,
+        _p(
+            "teacher:school doctor:hospital chef:kitchen pilot:cockpit farmer:farm judge:court "
+            "librarian:library actor:theater priest:church waiter:restaurant scientist:laboratory miner:mine "
+            "banker:bank clerk:office mechanic:garage pharmacist:pharmacy"
+        ),
+    ),
+    "cause-effect/causes": (
+        False,
+        _p(
+            "fire:smoke virus:disease lightning:thunder friction:heat wind:waves drought:famine injury:pain "
+            "joke:laughter rain:puddle sun:sunburn earthquake:tsunami flu:fever germ:infection onion:tears "
+            "exercise:sweat poison:death"
+        ),
+    ),
+    "cause-effect/produces": (
+        False,
+        _p(
+            "bee:honey cow:milk chicken:egg sheep:wool baker:bread author:novel poet:poem composer:symphony "
+            "silkworm:silk volcano:lava oyster:pearl brewer:beer potter:vase cook:meal vine:grape "
+            "sculptor:statue"
+        ),
+    ),
+    "gender/female-of": (
+        False,
+        _p(
+            "king:queen man:woman boy:girl father:mother brother:sister son:daughter uncle:aunt husband:wife "
+            "nephew:niece prince:princess actor:actress waiter:waitress lion:lioness rooster:hen bull:cow "
+            "groom:bride"
+        ),
+    ),
+    "attribute/color-of": (
+        False,
+        _p(
+            "banana:yellow snow:white sky:blue coal:black blood:red grass:green lemon:yellow tomato:red "
+            "milk:white carrot:orange pumpkin:orange cherry:red lime:green chocolate:brown ink:black "
+            "sapphire:blue"
+        ),
+    ),
+    "attribute/typical-quality": (
+        False,
+        _p(
+            "ice:cold fire:hot feather:light rock:hard honey:sweet lemon:sour snail:slow cheetah:fast "
+            "pillow:soft desert:dry razor:sharp coffee:bitter night:dark giant:tall elephant:big glass:fragile"
+        ),
+    ),
+    "morphology/plural": (
+        False,
+        _p(
+            "mouse:mice child:children foot:feet tooth:teeth man:men woman:women goose:geese person:people "
+            "ox:oxen leaf:leaves knife:knives wolf:wolves city:cities box:boxes baby:babies shelf:shelves"
+        ),
+    ),
+    "morphology/past-tense": (
+        False,
+        _p(
+            "go:went eat:ate run:ran swim:swam write:wrote take:took give:gave sing:sang drink:drank fly:flew "
+            "speak:spoke buy:bought think:thought teach:taught catch:caught sleep:slept"
+        ),
+    ),
+    "morphology/comparative": (
+        False,
+        _p(
+            "big:bigger good:better bad:worse small:smaller fast:faster tall:taller old:older happy:happier "
+            "strong:stronger cold:colder young:younger easy:easier long:longer short:shorter warm:warmer "
+            "heavy:heavier"
+        ),
+    ),
+    "time/followed-by": (
+        False,
+        _p(
+            "monday:tuesday wednesday:thursday friday:saturday sunday:monday january:february march:april "
+            "july:august september:october october:november spring:summer summer:autumn autumn:winter "
+            "breakfast:lunch lunch:dinner morning:afternoon afternoon:evening"
+        ),
+    ),
+    "measure/unit-of": (
+        False,
+        _p(
+            "meter:length kilogram:mass second:time liter:volume degree:temperature mile:distance "
+            "pound:weight inch:length gallon:volume calorie:energy watt:power acre:area decibel:loudness "
+            "knot:speed hour:time ounce:weight"
+        ),
+    ),
 }
 
 LICENSE_TEXT = """\
@@ -232,8 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         stale = [
             name
             for name, content in files.items()
-            if not (args.output_dir / name).is_file()
-            or (args.output_dir / name).read_text(encoding="utf-8") != content
+            if not (args.output_dir / name).is_file() or (args.output_dir / name).read_text(encoding="utf-8") != content
         ]
         for name in stale:
             print(f"stale: {args.output_dir / name}", file=sys.stderr)

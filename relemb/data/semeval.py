@@ -125,9 +125,7 @@ def build_semeval2012(
         if not positives:
             raise ValueError(f"relation {relation} ({path}) has no pair with a positive score")
         pos_train, pos_valid = _split(positives, n_validation, relation, "positives")
-        neg_train, neg_valid = (
-            _split(negatives, n_validation, relation, "negatives") if n_negatives else ([], [])
-        )
+        neg_train, neg_valid = _split(negatives, n_validation, relation, "negatives") if n_negatives else ([], [])
         train.append(RelationRecord(relation, tuple(pos_train), tuple(neg_train)))
         if n_validation:
             validation.append(RelationRecord(relation, tuple(pos_valid), tuple(neg_valid)))

@@ -113,7 +113,11 @@ def candidate_vocabulary(tokenizer: Any, vocab_size: int | None = None) -> Candi
 
 
 def trigger_positions(
-    model: RelBERT, layout: TriggerLayout, triggers: Sequence[str], trigger_ids: Sequence[int], pairs: Sequence[Pair],
+    model: RelBERT,
+    layout: TriggerLayout,
+    triggers: Sequence[str],
+    trigger_ids: Sequence[int],
+    pairs: Sequence[Pair],
     input_ids: Tensor,
 ) -> Tensor:
     """Token positions ``(batch, n_triggers)`` of the trigger words in the tokenized prompts of ``pairs``.
@@ -125,7 +129,11 @@ def trigger_positions(
     tokenizer = model.tokenizer
     texts = model.transformer.render(pairs, layout.template(triggers))
     encoded = tokenizer(
-        texts, return_offsets_mapping=True, padding=True, truncation=True, max_length=model.max_length,
+        texts,
+        return_offsets_mapping=True,
+        padding=True,
+        truncation=True,
+        max_length=model.max_length,
         return_tensors="pt",
     )
     if encoded["input_ids"].shape != input_ids.shape or not torch.equal(encoded["input_ids"], input_ids.cpu()):
@@ -270,7 +278,12 @@ def learn_autoprompt(
             history.append(float(best_loss))
             logger.info(
                 "autoprompt %d/%d slot %d: loss %.4f -> %.4f %s",
-                iteration + 1, args.prompt_iterations, slot, current, best_loss, layout.template(triggers),
+                iteration + 1,
+                args.prompt_iterations,
+                slot,
+                current,
+                best_loss,
+                layout.template(triggers),
             )
         template = layout.template(triggers)
         final_loss = objective.full_loss(template)

@@ -26,16 +26,21 @@ class PromptLearningArguments:
 
     prompt: str = field(
         default="manual",
-        metadata={"help": "prompt kind: manual (the --template as given), autoprompt (discrete trigger "
-                  "search) or ptuning (continuous prompt vectors)", "choices": list(PROMPT_KINDS)},
+        metadata={
+            "help": "prompt kind: manual (the --template as given), autoprompt (discrete trigger "
+            "search) or ptuning (continuous prompt vectors)",
+            "choices": list(PROMPT_KINDS),
+        },
     )
     prompt_n1: int = field(default=2, metadata={"help": "trigger tokens before <subj>"})
     prompt_n2: int = field(default=3, metadata={"help": "trigger tokens between <subj> and <obj>"})
     prompt_n3: int = field(default=2, metadata={"help": "trigger tokens between <obj> and <mask>"})
     prompt_iterations: int = field(
         default=50,
-        metadata={"help": "AutoPrompt: trigger flips tried (one position per iteration, round robin); "
-                  "P-tuning: optimizer steps"},
+        metadata={
+            "help": "AutoPrompt: trigger flips tried (one position per iteration, round robin); "
+            "P-tuning: optimizer steps"
+        },
     )
     prompt_candidates: int = field(
         default=10, metadata={"help": "AutoPrompt: top-k HotFlip candidates re-scored with the loss per iteration"}
@@ -53,8 +58,10 @@ class PromptLearningArguments:
     )
     prompt_only: bool = field(
         default=False,
-        metadata={"help": "stop after prompt learning (frozen encoder); default: fine-tune the encoder "
-                  "with the learned prompt afterwards"},
+        metadata={
+            "help": "stop after prompt learning (frozen encoder); default: fine-tune the encoder "
+            "with the learned prompt afterwards"
+        },
     )
 
     def __post_init__(self) -> None:
