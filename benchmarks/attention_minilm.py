@@ -45,21 +45,10 @@ from relemb.attention import (  # noqa: E402
     probe_relations,
     trace,
 )
-from relemb.attention.probes import load_probe_splits  # noqa: E402
-from relemb.data import LEXICAL_DATASETS, load_lexical  # noqa: E402
+from relemb.data import LEXICAL_DATASETS, load_lexical, load_lexical_splits, stratified_sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_PAIRS = [("camera", "photographer"), ("barista", "coffee"), ("Tokyo", "Japan")]
-
-
-def sample(records: list, limit: int, seed: int) -> list:
-    from sklearn.model_selection import train_test_split
-
-    if len(records) <= limit:
-        return records
-    labels = [r.relation for r in records]
-    keep, _ = train_test_split(list(range(len(records))), train_size=limit, random_state=seed, stratify=labels)
-    return [records[i] for i in sorted(keep)]
 
 
 def _rounded(value: object) -> object:
@@ -96,8 +85,9 @@ def main() -> int:
     figures = Path(args.figures)
     started = time.perf_counter()
 
-    data = {name: load_probe_splits(name, data_dir=args.data_dir) for name in args.datasets}
-    bless = sample(load_lexical("BLESS", "test", data_dir=args.data_dir), args.head_pairs, args.seed)
+    data = {name: load_lexical_splits(name, data_dir=args.data_dir) for name in args.datasets}
+    bless = load_lexical("BLESS", "test", data_dir=args.data_dir)
+    bless = [bless[i] for i in stratified_sample([r.relation for r in bless], args.head_pairs, args.seed)]
 
     encoders = {"untrained": AttentionEncoder.from_pretrained("minilm", device="cpu")}
     if args.trained:

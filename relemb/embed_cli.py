@@ -14,94 +14,14 @@ first row that reads ``head, tail``. Any other malformed line is an error naming
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import sys
-from pathlib import Path
 
 from relemb.cli import add_model_arguments, load_model
+from relemb.data.pairfile import PAIR_FILE_FORMATS, read_pairs
+from relemb.pairs import parse_pair
 
-Pair = tuple[str, str]
-FORMATS = ("auto", "tsv", "csv", "jsonl")
-_SUFFIX_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
-
-
-# ---------------------------------------------------------------------- reading pairs
-def detect_format(path: str | os.PathLike, fmt: str = "auto") -> str:
-    """``fmt`` itself, or the format of ``path`` from its suffix when ``fmt`` is ``"auto"``."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown pair file format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if fmt != "auto":
-        return fmt
-    suffix = Path(path).suffix.lower()
-    if suffix not in _SUFFIX_FORMATS:
-        raise ValueError(
-            f"cannot tell the format of {str(path)!r} from its suffix; use .tsv, .txt, .csv or .jsonl, or pass --format"
-        )
-    return _SUFFIX_FORMATS[suffix]
-
-
-def _check_row(row: list[str], path: str, line: int) -> Pair:
-    if len(row) != 2:
-        raise ValueError(f"{path}, line {line}: expected 2 columns (head, tail), got {len(row)}: {row!r}")
-    head, tail = (value.strip() for value in row)
-    if not head or not tail:
-        raise ValueError(f"{path}, line {line}: empty head or tail word: {row!r}")
-    return head, tail
-
-
-def _is_header(row: list[str]) -> bool:
-    return [value.strip().lower() for value in row] == ["head", "tail"]
-
-
-def read_pairs(path: str | os.PathLike, fmt: str = "auto") -> list[Pair]:
-    """Read ``(head, tail)`` pairs from a TSV, CSV or JSONL file, in file order (duplicates kept).
-
-    >>> read_pairs("candidates.tsv")  # doctest: +SKIP
-    [('baker', 'bread'), ('brewer', 'beer')]
-    """
-    fmt = detect_format(path, fmt)
-    name = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"pair file {name!r} does not exist")
-    pairs: list[Pair] = []
-    with open(path, encoding="utf-8", newline="") as stream:
-        if fmt == "jsonl":
-            for line_number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{name}, line {line_number}: not valid JSON ({error.msg})") from None
-                if isinstance(record, dict):
-                    if "head" not in record or "tail" not in record:
-                        raise ValueError(f"{name}, line {line_number}: a JSON object needs 'head' and 'tail' keys")
-                    record = [record["head"], record["tail"]]
-                if not isinstance(record, list) or not all(isinstance(word, str) for word in record):
-                    raise ValueError(f"{name}, line {line_number}: expected [head, tail] strings, got {record!r}")
-                pairs.append(_check_row(record, name, line_number))
-        else:
-            reader = csv.reader(stream, delimiter="\t" if fmt == "tsv" else ",")
-            for row in reader:
-                line_number = reader.line_num
-                if not row or not any(value.strip() for value in row):
-                    continue
-                if not pairs and _is_header(row):
-                    continue
-                pairs.append(_check_row(row, name, line_number))
-    if not pairs:
-        raise ValueError(f"pair file {name!r} holds no pairs")
-    return pairs
-
-
-def parse_pair(text: str) -> Pair:
-    """``"barista:coffee"`` -> ``("barista", "coffee")``; exactly one ``:`` with a word on each side."""
-    parts = text.split(":")
-    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-        raise ValueError(f"a pair is written head:tail with exactly one ':', got {text!r}")
-    return parts[0].strip(), parts[1].strip()
+FORMATS = PAIR_FILE_FORMATS
 
 
 # ---------------------------------------------------------------------- arguments

@@ -36,10 +36,10 @@ from relemb.modules import (
     DEFAULT_POOLING,
     RelationPooling,
     RelationTransformer,
-    as_pair,
     check_pooling_mode,
 )
-from relemb.prompts import resolve_template, validate_word
+from relemb.pairs import Pair, check_pairs, is_pair
+from relemb.prompts import resolve_template
 
 if TYPE_CHECKING:  # pragma: no cover
     from relemb.neighbors import Neighbor, PairIndex
@@ -54,8 +54,6 @@ DEFAULT_CHUNK_SIZE = 2048
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 logger = logging.getLogger(__name__)
-
-Pair = tuple[str, str]
 
 
 def resolve_model_name(name_or_path: str | os.PathLike) -> str:
@@ -290,24 +288,9 @@ class RelBERT:
         )
 
     # ------------------------------------------------------------------ embedding
-    @staticmethod
-    def is_single_pair(item: Any) -> bool:
-        """Whether ``item`` is one ``(head, tail)`` pair of strings rather than a collection of pairs."""
-        return isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(w, str) for w in item)
-
     def validate_pairs(self, pairs: Iterable[Any]) -> list[Pair]:
-        """Pairs as tuples; ``TypeError``/``ValueError`` naming the first bad item and its index."""
-        mask_token = self.tokenizer.mask_token
-        checked = []
-        for index, item in enumerate(pairs):
-            head, tail = as_pair(item, index)
-            try:
-                validate_word(head, role="head word", mask_token=mask_token)
-                validate_word(tail, role="tail word", mask_token=mask_token)
-            except ValueError as error:
-                raise ValueError(f"bad pair at index {index} {tuple(item)!r}: {error}") from None
-            checked.append((head, tail))
-        return checked
+        """Pairs as tuples, checked against this model's mask token (:func:`relemb.pairs.check_pairs`)."""
+        return check_pairs(pairs, mask_token=self.tokenizer.mask_token)
 
     def get_embedding(
         self,
@@ -350,14 +333,12 @@ class RelBERT:
                 f"precision={precision!r} is autocast for the torch backend; this model runs on {backend!r} in fp32 "
                 "(for OpenVINO bf16 load it with model_kwargs={'ov_config': {'INFERENCE_PRECISION_HINT': 'bf16'}})"
             )
-        if self.is_single_pair(pairs):
+        if is_pair(pairs):
             if output is not None:
                 raise ValueError("output= writes a matrix: pass a list of pairs, not a single pair")
             return self.get_embedding(
                 [pairs], batch_size, normalize, show_progress_bar, chunk_size=chunk_size, precision=precision
             )[0]
-        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
-            raise TypeError(f"expected a (head, tail) pair or a list of pairs, got {pairs!r}")
         checked = self.validate_pairs(pairs)
         unique: dict[Pair, int] = {}
         inverse = np.fromiter((unique.setdefault(pair, len(unique)) for pair in checked), dtype=np.int64)

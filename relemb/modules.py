@@ -18,6 +18,7 @@ import torch
 from sentence_transformers.base.modules import Module, Transformer
 
 from relemb._compat import no_unpadding_kwargs
+from relemb.pairs import check_pairs
 from relemb.prompts import render_prompt, resolve_template, validate_template
 
 POOLING_MODES = ("mask", "average", "average_no_mask")
@@ -27,17 +28,6 @@ CONFIG_VERSION = 1
 
 class MaskTruncatedError(ValueError):
     """The prompt of a pair is longer than ``max_length`` and truncation removed its mask token."""
-
-
-def as_pair(item: object, index: int | None = None) -> tuple[str, str]:
-    """Check that ``item`` is a pair of strings (tuple or list) and return it as a tuple."""
-    where = f" at index {index}" if index is not None else ""
-    if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise TypeError(f"expected a (head, tail) pair of strings{where}, got {item!r}")
-    head, tail = item
-    if not isinstance(head, str) or not isinstance(tail, str):
-        raise TypeError(f"expected a (head, tail) pair of strings{where}, got {item!r}")
-    return head, tail
 
 
 class RelationTransformer(Transformer):
@@ -91,14 +81,8 @@ class RelationTransformer(Transformer):
     def render(self, pairs: Sequence[Sequence[str]], template: str | None = None) -> list[str]:
         """The prompt texts of ``pairs``; raises ``TypeError``/``ValueError`` naming a bad item and its index."""
         template = self.template if template is None else validate_template(template)
-        texts = []
-        for index, item in enumerate(pairs):
-            head, tail = as_pair(item, index)
-            try:
-                texts.append(render_prompt(template, head, tail, self.mask_token))
-            except ValueError as error:
-                raise ValueError(f"bad pair at index {index} {tuple(item)!r}: {error}") from None
-        return texts
+        pairs = check_pairs(pairs, mask_token=self.mask_token)
+        return [render_prompt(template, head, tail, self.mask_token) for head, tail in pairs]
 
     def preprocess(self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
         """Render pairs into prompts and tokenize them, padded to the longest in the batch.

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from relemb.modules import as_pair
+from relemb.pairs import Pair, check_pairs, is_pair
 
 if TYPE_CHECKING:  # pragma: no cover
     from relemb.model import RelBERT
 
-Pair = tuple[str, str]
 BACKENDS = ("exact", "faiss")
 INDEX_FORMAT_VERSION = 1
 #: Query rows scored per matrix product in exact search (bounds the (queries x candidates) score block).
@@ -45,10 +44,6 @@ class Neighbor(NamedTuple):
 def _normalize_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, 1e-12)
-
-
-def _is_pair(item: Any) -> bool:
-    return isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(w, str) for w in item)
 
 
 def _import_faiss():
@@ -89,7 +84,7 @@ class PairIndex:
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        checked = [as_pair(item, index) for index, item in enumerate(pairs)]
+        checked = check_pairs(pairs)
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2:
             raise ValueError(f"embeddings must be a (n, d) matrix, got shape {embeddings.shape}")
@@ -195,8 +190,8 @@ class PairIndex:
     def _excluded_positions(self, exclude: Any, n_queries: int, single: bool) -> list[int | None]:
         if exclude is None:
             return [None] * n_queries
-        if single or _is_pair(exclude):
-            if not _is_pair(exclude):
+        if single or is_pair(exclude):
+            if not is_pair(exclude):
                 raise TypeError(f"exclude must be one (head, tail) pair for a single query, got {exclude!r}")
             items = [exclude] * n_queries
         else:
@@ -311,7 +306,7 @@ def most_similar(
     >>> most_similar(model, ("barista", "coffee"), [("baker", "bread"), ("cat", "dog")], k=1)  # doctest: +SKIP
     [Neighbor(pair=('baker', 'bread'), score=0.93)]
     """
-    if not _is_pair(query):
+    if not is_pair(query):
         raise TypeError(f"query must be one (head, tail) pair of strings, got {query!r}")
     query = tuple(model.validate_pairs([query])[0])
     if isinstance(candidates, PairIndex):

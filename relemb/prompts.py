@@ -12,11 +12,14 @@ True
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 SUBJ = "<subj>"
 OBJ = "<obj>"
 MASK = "<mask>"
 PLACEHOLDERS = (SUBJ, OBJ, MASK)
+#: A character span ``[start, end)`` of a text.
+Span = tuple[int, int]
 
 #: The manual templates of RelBERT (Ushio et al. 2021), exactly as the published checkpoints use them
 #: (double spaces and typographic apostrophes included).
@@ -80,27 +83,48 @@ def template_id(template: str) -> str | None:
     return None
 
 
-def validate_word(word: object, *, role: str = "word", mask_token: str | None = None) -> str:
-    """Check one word of a pair: a non-empty string without placeholders or the mask token."""
-    if not isinstance(word, str):
-        raise TypeError(f"{role} must be a string, got {type(word).__name__} ({word!r})")
-    if not word.strip():
-        raise ValueError(f"{role} is empty or whitespace: {word!r}")
-    for placeholder in PLACEHOLDERS:
-        if placeholder in word:
-            raise ValueError(f"{role} {word!r} contains the template placeholder {placeholder}")
-    if mask_token and mask_token in word:
-        raise ValueError(f"{role} {word!r} contains the mask token {mask_token!r}")
-    return word
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """A prompt text and the character spans ``[start, end)`` of every head word, tail word and mask token in
+    it (templates a and b name the pair twice, so a word may have several spans).
+
+    >>> p = render_prompt_spans("<subj> is the <mask> of <obj>", "Tokyo", "Japan", "[MASK]")
+    >>> [p.text[a:b] for a, b in (*p.head, *p.mask, *p.tail)]
+    ['Tokyo', '[MASK]', 'Japan']
+    """
+
+    text: str
+    head: tuple[Span, ...]
+    tail: tuple[Span, ...]
+    mask: tuple[Span, ...]
+
+
+def render_prompt_spans(template: str, head: str, tail: str, mask_token: str) -> RenderedPrompt:
+    """Fill ``template`` with ``head``, ``tail`` and the tokenizer's ``mask_token``, keeping where each went.
+
+    The words are checked (:func:`relemb.pairs.check_word`: non-empty, no placeholders, no mask token) and
+    substituted in one pass, so a word is never substituted again.
+    """
+    from relemb.pairs import check_word  # relemb.pairs reads this module's placeholders
+
+    check_word(head, "head word", mask_token=mask_token)
+    check_word(tail, "tail word", mask_token=mask_token)
+    values = {SUBJ: head, OBJ: tail, MASK: mask_token}
+    spans: dict[str, list[Span]] = {SUBJ: [], OBJ: [], MASK: []}
+    parts: list[str] = []
+    position = last = 0
+    for match in _PLACEHOLDER_RE.finditer(template):
+        literal = template[last : match.start()]
+        value = values[match.group(0)]
+        position += len(literal)
+        spans[match.group(0)].append((position, position + len(value)))
+        position += len(value)
+        parts += [literal, value]
+        last = match.end()
+    parts.append(template[last:])
+    return RenderedPrompt("".join(parts), tuple(spans[SUBJ]), tuple(spans[OBJ]), tuple(spans[MASK]))
 
 
 def render_prompt(template: str, head: str, tail: str, mask_token: str) -> str:
-    """Fill ``template`` with ``head``, ``tail`` and the tokenizer's ``mask_token``.
-
-    Words are validated (non-empty, no placeholders, no mask token); substitution is done in one pass,
-    so a word can never be re-substituted.
-    """
-    validate_word(head, role="head word", mask_token=mask_token)
-    validate_word(tail, role="tail word", mask_token=mask_token)
-    values = {SUBJ: head, OBJ: tail, MASK: mask_token}
-    return _PLACEHOLDER_RE.sub(lambda m: values[m.group(0)], template)
+    """The prompt text of ``(head, tail)``: :func:`render_prompt_spans` without the spans."""
+    return render_prompt_spans(template, head, tail, mask_token).text

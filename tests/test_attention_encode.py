@@ -119,7 +119,7 @@ def test_bad_inputs(bert_encoder):
         list(bert_encoder.encode([], batch_size=0))
     with pytest.raises(ValueError, match=r"bad pair at index 1"):
         bert_encoder.inputs_from_pairs([("a", "b"), ("", "c")])
-    with pytest.raises(ValueError, match="not a \\(head, tail\\) pair"):
+    with pytest.raises(TypeError, match="not a \\(head, tail\\) pair"):
         bert_encoder.inputs_from_pairs(["ab"])
 
 

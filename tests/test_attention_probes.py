@@ -20,7 +20,6 @@ from relemb.attention.probes import (
     feature_names,
     fit_probe,
     hidden_state_features,
-    load_probe_splits,
     plot_dendrogram,
     plot_importance,
     plot_layer_scores,
@@ -363,11 +362,9 @@ def test_probe_relations_subsample_and_single_class(tiny_bert_path, lexical_spli
     assert not list(tmp_path.iterdir())
 
 
-def test_load_probe_splits_mapping(lexical_splits):
-    splits = load_probe_splits(lexical_splits)
-    assert set(splits) == {"train", "test"} and len(splits["train"]) == 40
-    with pytest.raises(ValueError, match="test"):
-        load_probe_splits({"train": lexical_splits["train"]})
+def test_probe_relations_needs_a_test_split(tiny_bert_path, lexical_splits):
+    with pytest.raises(ValueError, match="no 'test' split"):
+        probe_relations(tiny_bert_path, {"train": lexical_splits["train"]}, control=False)
 
 
 @pytest.mark.data

@@ -184,25 +184,33 @@ def test_records_are_frozen_hashable_and_round_trip():
 @pytest.mark.parametrize(
     "kwargs, problem",
     [
-        ({"stem": ["a"], "choice": [["c", "d"], ["e", "f"]], "answer": 0}, "stem is not a pair"),
+        ({"stem": ["a"], "choice": [["c", "d"], ["e", "f"]], "answer": 0}, "stem is not a \\(head, tail\\) pair"),
         ({"stem": ["a", ""], "choice": [["c", "d"], ["e", "f"]], "answer": 0}, "empty word"),
-        ({"stem": ["a", "b"], "choice": [["c", "d"], ["e"]], "answer": 0}, "choice\\[1\\] is not a pair"),
+        (
+            {"stem": ["a", "b"], "choice": [["c", "d"], ["e"]], "answer": 0},
+            "choice\\[1\\] is not a \\(head, tail\\) pair",
+        ),
         ({"stem": ["a", "b"], "choice": [["c", "d"], ["e", "f"]], "answer": 2}, "out of range"),
         ({"stem": ["a", "b"], "choice": [["c", "d"], ["e", "f"]], "answer": -1}, "out of range"),
         ({"stem": ["a", "b"], "choice": [["c", "d"], ["e", "f"]], "answer": True}, "integer"),
         ({"stem": ["a", "b"], "choice": [["c", "d"]], "answer": 0}, "at least 2"),
-        ({"stem": ["a", "b"], "choice": [["c", 3], ["e", "f"]], "answer": 0}, "must be a string"),
+        (
+            {"stem": ["a", "b"], "choice": [["c", 3], ["e", "f"]], "answer": 0},
+            "choice\\[0\\] is not a \\(head, tail\\) pair",
+        ),
     ],
 )
 def test_analogy_question_validation(kwargs, problem):
-    with pytest.raises(ValueError, match=problem):
+    # a value of the wrong type (not a pair, not a string) is a TypeError, a bad value a ValueError
+    wrong_type = "is not a" in problem or "must be a string" in problem
+    with pytest.raises(TypeError if wrong_type else ValueError, match=problem):
         AnalogyQuestion(**kwargs)
 
 
 def test_other_record_validation():
     with pytest.raises(ValueError, match="no positive"):
         RelationRecord("1/a", [], [])
-    with pytest.raises(ValueError, match="negatives\\[0\\] is not a pair"):
+    with pytest.raises(TypeError, match="negatives\\[0\\] is not a \\(head, tail\\) pair"):
         RelationRecord("1/a", [("a", "b")], [("a", "b", "c")])
     with pytest.raises(ValueError, match="empty word"):
         LexicalPair("dog", " ", "hyper")
@@ -339,7 +347,7 @@ BAD_ANALOGY_LINES = {
     "answer out of range": (json.dumps(_question(("a", "b"), 3, ("c", "d"), ("e", "f"))), "answer 3 is out of range"),
     "choice not a pair": (
         json.dumps(_question(("a", "b"), 0, ("c", "d"), ("e", "f", "g"))),
-        "choice\\[1\\] is not a pair",
+        "choice\\[1\\] is not a \\(head, tail\\) pair",
     ),
     "empty word": (json.dumps(_question(("a", ""), 0, ("c", "d"), ("e", "f"))), "stem\\[1\\] is an empty word"),
     "empty choice word": (
@@ -348,7 +356,7 @@ BAD_ANALOGY_LINES = {
     ),
     "stem not a pair": (
         json.dumps({"stem": "ab", "answer": 0, "choice": [["c", "d"], ["e", "f"]]}),
-        "stem is not a pair",
+        "stem is not a \\(head, tail\\) pair",
     ),
     "answer not an integer": (json.dumps(_question(("a", "b"), "0", ("c", "d"), ("e", "f"))), "integer"),
     "not an object": ('[["a", "b"]]', "expected a JSON object"),
@@ -383,7 +391,7 @@ def test_format_errors_through_names_and_other_formats(hub_layout, tmp_path):
     with pytest.raises(DataFormatError, match="line 3: relation_type '1/a' appears twice"):
         load_relation_similarity(rel)
     rel = _write(tmp_path / "rel2.jsonl", [json.dumps({"relation_type": "1/a", "positives": [["a"]], "negatives": []})])
-    with pytest.raises(DataFormatError, match="line 1: positives\\[0\\] is not a pair"):
+    with pytest.raises(DataFormatError, match="line 1: positives\\[0\\] is not a \\(head, tail\\) pair"):
         load_relation_similarity(rel)
     mp = _write(tmp_path / "map.jsonl", [json.dumps({"source": ["a", "b"], "target": ["c"]})])
     with pytest.raises(DataFormatError, match="line 1: source has 2 terms but target has 1"):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from relemb.cli import main
-from relemb.embed_cli import parse_pair, read_pairs
+from relemb.data import read_pairs
 from relemb.neighbors import PairIndex
+from relemb.pairs import parse_pair
 
 PAIRS = [("baker", "bread"), ("brewer", "beer"), ("cat", "dog"), ("barista", "coffee"), ("baker", "bread")]
 
@@ -37,7 +38,7 @@ def test_read_pairs_formats(tmp_path, suffix):
     [
         ("a.tsv", "baker\tbread\ncat dog\n", "a.tsv, line 2: expected 2 columns"),
         ("a.csv", "baker,bread,x\n", "line 1: expected 2 columns"),
-        ("a.tsv", "baker\t \n", "line 1: empty head or tail"),
+        ("a.tsv", "baker\t \n", "line 1: tail word is an empty word"),
         ("a.jsonl", '["a", "b"]\n{not json\n', "line 2: not valid JSON"),
         ("a.jsonl", '{"head": "a"}\n', "line 1: a JSON object needs 'head' and 'tail'"),
         ("a.jsonl", '["a", 3]\n', "line 1: expected \\[head, tail\\] strings"),
@@ -56,7 +57,7 @@ def test_parse_pair():
     assert parse_pair("barista:coffee") == ("barista", "coffee")
     assert parse_pair(" ice cream : cold ") == ("ice cream", "cold")
     for bad in ("barista", "a:b:c", ":b", "a:"):
-        with pytest.raises(ValueError, match="head:tail"):
+        with pytest.raises(ValueError, match="HEAD:TAIL"):
             parse_pair(bad)
 
 
@@ -169,7 +170,7 @@ def test_similar_with_faiss(tmp_path, tiny_bert_path, capsys):
         (["embed", "pairs", "{src}", "-o", "{tmp}/out.txt"], "--output must be a .npy file"),
         (["embed", "pairs", "{tmp}/missing.tsv", "-o", "{tmp}/out.npy"], "does not exist"),
         (["embed", "index", "{src}", "-o", "{tmp}/out.npy"], "--output must be a .npz file"),
-        (["embed", "similar", "-c", "{src}", "-q", "barista"], "head:tail"),
+        (["embed", "similar", "-c", "{src}", "-q", "barista"], "HEAD:TAIL"),
         (["embed", "similar", "-c", "{src}", "-q", "a:b", "-k", "0"], "-k must be a positive integer"),
         (["embed", "similar", "-c", "{tmp}/nope.npz", "-q", "a:b"], "no PairIndex file"),
         (["embed", "pairs", "{src}", "-o", "{tmp}/out.npy", "--batch-size", "0"], "--batch-size"),

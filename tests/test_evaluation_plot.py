@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from relemb.data import DatasetNotFoundError
-from relemb.evaluation.plot import load_labelled_pairs, plot_relation_space, project_2d
+from relemb.data import DatasetNotFoundError, load_labelled_pairs
+from relemb.evaluation.plot import plot_relation_space, project_2d
 
 
 class ClusterModel:

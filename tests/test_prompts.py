@@ -4,10 +4,10 @@ from relemb.prompts import (
     DEFAULT_TEMPLATE_ID,
     TEMPLATES,
     render_prompt,
+    render_prompt_spans,
     resolve_template,
     template_id,
     validate_template,
-    validate_word,
 )
 
 
@@ -84,14 +84,30 @@ def test_bad_templates(template, message):
 )
 def test_bad_words(word, message):
     with pytest.raises(ValueError, match=message):
-        validate_word(word, mask_token="[MASK]")
-    with pytest.raises(ValueError, match=message):
         render_prompt(TEMPLATES["d"], word, "ok", "[MASK]")
+    with pytest.raises(ValueError, match=message):
+        render_prompt_spans(TEMPLATES["d"], "ok", word, "[MASK]")
 
 
 def test_non_string_word():
     with pytest.raises(TypeError, match="must be a string"):
-        validate_word(3)
+        render_prompt(TEMPLATES["d"], 3, "ok", "[MASK]")
+
+
+@pytest.mark.parametrize("template_key", sorted(TEMPLATES))
+def test_spans_point_at_every_word_and_the_mask(template_key):
+    template = TEMPLATES[template_key]
+    prompt = render_prompt_spans(template, "Tokyo", "Japan", "<mask>")
+    assert prompt.text == render_prompt(template, "Tokyo", "Japan", "<mask>")
+    assert [prompt.text[a:b] for a, b in prompt.head] == ["Tokyo"] * template.count("<subj>")
+    assert [prompt.text[a:b] for a, b in prompt.tail] == ["Japan"] * template.count("<obj>")
+    assert [prompt.text[a:b] for a, b in prompt.mask] == ["<mask>"]
+
+
+def test_spans_when_a_word_contains_the_other():
+    prompt = render_prompt_spans("<obj> and <subj> <mask>", "cat", "catalogue", "[MASK]")
+    assert prompt.text == "catalogue and cat [MASK]"
+    assert prompt.tail == ((0, 9),) and prompt.head == ((14, 17),) and prompt.mask == ((18, 24),)
 
 
 def test_words_are_not_substituted_twice():

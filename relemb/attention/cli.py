@@ -217,18 +217,18 @@ def _pct(value: float | None) -> str:
 # -------------------------------------------------------------------------------------------- probe
 def _run_probe(args: argparse.Namespace) -> int:
     from relemb.attention.probes import (
-        load_probe_splits,
         plot_dendrogram,
         plot_importance,
         plot_layer_scores,
         probe_relations,
     )
+    from relemb.data import load_lexical_splits
 
     started = time.perf_counter()
     output = _check_output(args.output, ".json")
     figures = _check_figures(args.figures)
     datasets = list(dict.fromkeys(args.datasets))
-    data = {name: load_probe_splits(name, data_dir=args.data_dir) for name in datasets}
+    data = {name: load_lexical_splits(name, data_dir=args.data_dir) for name in datasets}
     encoder = _load_encoder(args)
     # with --random-init the model is itself random_control(seed): the control needs other weights
     control_seed = args.seed + 1 if args.random_init else args.seed
@@ -356,22 +356,9 @@ def _parse_pairs(values: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _sample(records: list[Any], limit: int, seed: int) -> list[Any]:
-    """A stratified (by relation) seeded sample of at most ``limit`` records, in their original order."""
-    if not limit or len(records) <= limit:
-        return records
-    from sklearn.model_selection import train_test_split
-
-    labels = [r.relation for r in records]
-    counts = {label: labels.count(label) for label in set(labels)}
-    stratify = labels if min(counts.values()) >= 2 else None
-    keep, _ = train_test_split(list(range(len(records))), train_size=limit, random_state=seed, stratify=stratify)
-    return [records[i] for i in sorted(keep)]
-
-
 def _run_heads(args: argparse.Namespace) -> int:
     from relemb.attention.heads import analyze_heads, plot_head_map, plot_head_statistics, plot_relation_heads
-    from relemb.data import load_lexical
+    from relemb.data import load_lexical, stratified_sample
 
     started = time.perf_counter()
     output = _check_output(args.output, ".json")
@@ -381,7 +368,8 @@ def _run_heads(args: argparse.Namespace) -> int:
     else:
         sets = {}
         for name in dict.fromkeys(args.datasets or []):
-            records = _sample(load_lexical(name, args.split, data_dir=args.data_dir), args.max_pairs, args.seed)
+            records = load_lexical(name, args.split, data_dir=args.data_dir)
+            records = [records[i] for i in stratified_sample([r.relation for r in records], args.max_pairs, args.seed)]
             if not records:
                 raise ValueError(f"dataset {name!r} ({args.split}) holds no pairs")
             sets[name] = ([(r.head, r.tail) for r in records], [r.relation for r in records])

@@ -31,17 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from relemb.prompts import MASK, OBJ, PLACEHOLDERS, SUBJ, resolve_template, validate_word
+from relemb.pairs import check_pairs, check_word
+from relemb.prompts import Span, render_prompt_spans, resolve_template
 
 __all__ = ["AttentionEncoder", "AttentionInput", "EncodedInput", "Span", "is_random_label"]
 
-#: A character span ``[start, end)`` of a text.
-Span = tuple[int, int]
 
 #: Relation labels the lexical datasets use for unrelated pairs (BLESS/CogALexV/ROOT09 ``random``, K&H+N ``false``).
 RANDOM_LABELS = frozenset({"random", "false"})
-
-_PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 
 def is_random_label(relation: str) -> bool:
@@ -98,25 +95,8 @@ class AttentionInput:
     def from_pair(cls, head: str, tail: str, template: str | None, mask_token: str) -> AttentionInput:
         """The relation prompt of ``(head, tail)``: ``template`` (an id a-e, a string, ``None`` for d)
         filled in, with the spans of every ``<subj>``, ``<obj>`` and the ``<mask>``."""
-        template = resolve_template(template)
-        validate_word(head, role="head word", mask_token=mask_token)
-        validate_word(tail, role="tail word", mask_token=mask_token)
-        values = {SUBJ: head, OBJ: tail, MASK: mask_token}
-        spans: dict[str, list[Span]] = {SUBJ: [], OBJ: [], MASK: []}
-        parts: list[str] = []
-        position = 0
-        last = 0
-        for match in _PLACEHOLDER_RE.finditer(template):
-            literal = template[last : match.start()]
-            parts.append(literal)
-            position += len(literal)
-            value = values[match.group(0)]
-            spans[match.group(0)].append((position, position + len(value)))
-            parts.append(value)
-            position += len(value)
-            last = match.end()
-        parts.append(template[last:])
-        return cls("".join(parts), tuple(spans[SUBJ]), tuple(spans[OBJ]), tuple(spans[MASK]), pair=(head, tail))
+        prompt = render_prompt_spans(resolve_template(template), head, tail, mask_token)
+        return cls(prompt.text, prompt.head, prompt.tail, prompt.mask, pair=(head, tail))
 
     @classmethod
     def from_sentence(
@@ -127,7 +107,7 @@ class AttentionInput:
 
         def locate(value: Any, role: str) -> tuple[Span, ...]:
             if isinstance(value, str):
-                word = validate_word(value, role=f"{role} word")
+                word = check_word(value, f"{role} word")
                 match = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text)
                 if match is None:
                     raise ValueError(f"the {role} word {word!r} does not occur as a word in {text!r}")
@@ -283,13 +263,9 @@ class AttentionEncoder:
         """Relation prompts of ``pairs`` (the encoder's template unless ``template`` is given)."""
         template = self.template if template is None else template
         inputs = []
-        for index, pair in enumerate(pairs):
-            if isinstance(pair, (str, bytes)) or len(pair) != 2:
-                raise ValueError(f"item {index} is not a (head, tail) pair: {pair!r}")
-            try:
-                inputs.append(AttentionInput.from_pair(pair[0], pair[1], template, self.tokenizer.mask_token))
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"bad pair at index {index} {tuple(pair)!r}: {error}") from None
+        mask_token = self.tokenizer.mask_token
+        for head, tail in check_pairs(pairs, mask_token=mask_token):
+            inputs.append(AttentionInput.from_pair(head, tail, template, mask_token))
         return inputs
 
     # ------------------------------------------------------------------------------------ encoding

@@ -56,6 +56,7 @@ import numpy as np
 
 from relemb._io import atomic_output, output_file, save_figure
 from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, is_random_label
+from relemb.data import load_lexical_splits, stratified_sample
 
 __all__ = [
     "MASK_DIRECTIONS",
@@ -73,7 +74,6 @@ __all__ = [
     "feature_names",
     "fit_probe",
     "hidden_state_features",
-    "load_probe_splits",
     "plot_dendrogram",
     "plot_importance",
     "plot_layer_scores",
@@ -272,24 +272,6 @@ def probe_labels(
         np.asarray([RELATED] * len(out_pairs) + [RANDOM] * len(negatives), dtype=np.int64),
         n_generated=len(negatives),
     )
-
-
-def _subsample_indices(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
-    """At most ``limit`` indices (sorted), stratified by label where possible, seeded."""
-    n = len(labels)
-    if not limit or n <= limit:
-        return np.arange(n)
-    from sklearn.model_selection import train_test_split
-
-    indices = np.arange(n)
-    counts = np.unique(labels.astype(str), return_counts=True)[1]
-    try:
-        if counts.min() < 2:
-            raise ValueError
-        chosen, _ = train_test_split(indices, train_size=limit, stratify=labels.astype(str), random_state=seed)
-    except ValueError:  # a class too small to stratify, or fewer rows than classes
-        chosen = np.random.default_rng(seed).choice(n, size=limit, replace=False)
-    return np.sort(chosen)
 
 
 # --------------------------------------------------------------------------------------------- probes
@@ -573,25 +555,6 @@ class ProbeReport:
 
 
 # --------------------------------------------------------------------------------------------- runner
-def load_probe_splits(
-    dataset: str | os.PathLike | Mapping[str, Any], data_dir: str | os.PathLike | None = None
-) -> dict[str, list[Any]]:
-    """``{"train": [...], "test": [...]}`` of a lexical dataset name (``BLESS``, ``CogALexV``, ``EVALution``,
-    ``K&H+N``, ``ROOT09``), a folder with ``train.jsonl``/``test.jsonl``, or a mapping of split lists
-    (via :func:`~relemb.evaluation.classification.load_lexical_splits`; the validation split is unused)."""
-    if isinstance(dataset, Mapping):
-        splits = {}
-        for split in ("train", "test"):
-            if dataset.get(split) is None:
-                raise ValueError(f"the probe dataset has no {split!r} split")
-            splits[split] = list(dataset[split])
-        return splits
-    from relemb.evaluation.classification import load_lexical_splits
-
-    loaded = load_lexical_splits(dataset, data_dir)
-    return {"train": loaded["train"], "test": loaded["test"]}
-
-
 def _dataset_label(dataset: Any, name: str | None) -> str:
     if name:
         return name
@@ -688,7 +651,8 @@ def probe_relations(
     """
     start = time.perf_counter()
     label = _dataset_label(splits, name)
-    data = load_probe_splits(splits, data_dir)
+    loaded = load_lexical_splits(splits, data_dir)
+    data = {"train": loaded["train"], "test": loaded["test"]}  # the validation split is unused
     tasks = tuple(tasks)
     if not tasks:
         raise ValueError("no probe task given")
@@ -713,7 +677,7 @@ def probe_relations(
                     f"{label}: the {split} split has a single class for the {task} task ({classes or 'no pairs'}); "
                     "a probe needs at least two"
                 )
-            keep = _subsample_indices(made.labels, limit, seed)
+            keep = stratified_sample(made.labels, limit, seed)
             first_generated = len(made.pairs) - made.n_generated  # generated negatives come last
             task_data[task][split] = ProbeLabels(
                 [made.pairs[i] for i in keep], made.labels[keep], n_generated=int((keep >= first_generated).sum())

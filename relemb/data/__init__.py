@@ -20,9 +20,12 @@ from .errors import DataFormatError, DatasetNotFoundError, UnknownDatasetError
 from .hierarchy import PARENT_CLASS_NAMES, parent_class_name, parent_classes, parent_of
 from .jsonl import read_jsonl, write_jsonl
 from .loaders import (
+    LABEL_LEVELS,
     STARTER_DIR,
     load_analogy,
+    load_labelled_pairs,
     load_lexical,
+    load_lexical_splits,
     load_mapping,
     load_relation_similarity,
     semeval_validation_questions,
@@ -38,18 +41,22 @@ from .names import (
     RELATION_SIMILARITY_SPLITS,
     list_datasets,
 )
+from .pairfile import PAIR_FILE_FORMATS, read_pairs
 from .records import AnalogyQuestion, LexicalPair, MappingProblem, Pair, RelationRecord
+from .sampling import stratified_sample
 from .semeval import build_semeval2012
-from .sources import DATA_DIR_ENV, resolve_data_dir
+from .sources import DATA_DIR_ENV, record_sources, resolve_data_dir
 
 __all__ = [
     "ANALOGY_DATASETS",
     "ANALOGY_SPLITS",
     "BENCHMARK_ANALOGY_DATASETS",
+    "LABEL_LEVELS",
     "DATA_DIR_ENV",
     "LEXICAL_DATASETS",
     "LEXICAL_SPLITS",
     "MAPPING_DATASETS",
+    "PAIR_FILE_FORMATS",
     "PARENT_CLASS_NAMES",
     "RELATION_SIMILARITY_DATASETS",
     "RELATION_SIMILARITY_SPLITS",
@@ -65,14 +72,19 @@ __all__ = [
     "build_semeval2012",
     "list_datasets",
     "load_analogy",
+    "load_labelled_pairs",
     "load_lexical",
+    "load_lexical_splits",
     "load_mapping",
     "load_relation_similarity",
     "parent_class_name",
     "parent_classes",
     "parent_of",
     "read_jsonl",
+    "read_pairs",
+    "record_sources",
     "resolve_data_dir",
     "semeval_validation_questions",
+    "stratified_sample",
     "write_jsonl",
 ]

@@ -1,4 +1,4 @@
-"""Strict JSON-lines reading and atomic writing.
+"""Strict JSON-lines reading and writing (atomic, through :mod:`relemb._io`).
 
 Every non-blank line must hold one valid record; a bad one raises :class:`DataFormatError` with the
 file and 1-based line number. Nothing is dropped silently: blank lines are the only lines skipped.
@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
+
+from relemb._io import write_text
 
 from .errors import DataFormatError
 
-__all__ = ["dumps_jsonl", "read_jsonl", "write_files_atomic", "write_jsonl"]
+__all__ = ["dumps_jsonl", "read_jsonl", "write_jsonl"]
 
 T = TypeVar("T")
 
@@ -72,26 +72,6 @@ def dumps_jsonl(rows: Iterable[Mapping[str, Any] | Any]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def write_files_atomic(files: Mapping[str | os.PathLike[str], str]) -> None:
-    """Write several text files so that none is half-written: each goes to a temporary file in the
-    target folder first, and all are renamed into place only once every one was written."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for target, content in files.items():
-            target = Path(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((tmp, target))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(content)
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-
 def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any] | Any]) -> None:
     """Write ``rows`` as JSON lines to ``path`` atomically."""
-    write_files_atomic({path: dumps_jsonl(rows)})
+    write_text(path, dumps_jsonl(rows))

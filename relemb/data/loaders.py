@@ -14,13 +14,15 @@ True
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import DatasetNotFoundError, UnknownDatasetError
+from .hierarchy import parent_class_name
 from .jsonl import read_jsonl
 from .names import (
     ANALOGY_REPO,
@@ -42,13 +44,16 @@ from .names import (
     normalize_split,
     semeval_file,
 )
-from .records import AnalogyQuestion, LexicalPair, MappingProblem, RelationRecord
-from .sources import Located, download_from_hub, find_local, locate
+from .records import AnalogyQuestion, LexicalPair, MappingProblem, Pair, RelationRecord
+from .sources import Located, download_from_hub, find_local, locate, note_source
 
 __all__ = [
     "STARTER_DIR",
+    "LABEL_LEVELS",
     "load_analogy",
+    "load_labelled_pairs",
     "load_lexical",
+    "load_lexical_splits",
     "load_mapping",
     "load_relation_similarity",
     "semeval_validation_questions",
@@ -83,9 +88,10 @@ def _relation_parser() -> Callable[[Mapping[str, Any]], RelationRecord]:
     return parse
 
 
-def _read(located: Located, parse: Callable[[Mapping[str, Any]], T], what: str) -> list[T]:
+def _read(located: Located, parse: Callable[[Mapping[str, Any]], T], name: str, split: str) -> list[T]:
     records = read_jsonl(located.path, parse, display_path=located.display)
-    logger.info("loaded %s: %d records from %s", what, len(records), located.display)
+    logger.info("loaded %s/%s: %d records from %s", name, split, len(records), located.display)
+    note_source(located, name, split)
     return records
 
 
@@ -198,16 +204,15 @@ def load_analogy(name_or_path: PathArg, split: str = "test", data_dir: PathArg |
     split_file = analogy_file(norm) if norm != "train" else "train.jsonl"  # for a folder path
     explicit = _explicit_source(name_or_path, known_name, split_file, "analogy questions")
     if explicit is not None:
-        return _read(explicit, AnalogyQuestion.from_dict, f"analogy questions {explicit.display}")
+        return _read(explicit, AnalogyQuestion.from_dict, explicit.display, norm)
     if canonical is None:
         raise _unknown(name_or_path, "analogy")
 
     split = check_split(canonical, split, analogy_splits(canonical))
-    what = f"{canonical}/{split}"
     if canonical == "semeval2012":
         return semeval_validation_questions(load_relation_similarity("semeval2012", "validation", data_dir))
     if canonical == "starter":
-        return _read(_starter("analogy", split), AnalogyQuestion.from_dict, what)
+        return _read(_starter("analogy", split), AnalogyQuestion.from_dict, canonical, split)
     if canonical == "sat_full":
         return _load_sat_full(data_dir)
     located = _fetch(
@@ -218,20 +223,20 @@ def load_analogy(name_or_path: PathArg, split: str = "test", data_dir: PathArg |
         known=None if known_name else list_datasets()["analogy"],
         note=_SAT_NOTE if canonical == "sat" else "",
     )
-    return _read(located, AnalogyQuestion.from_dict, what)
+    return _read(located, AnalogyQuestion.from_dict, canonical, split)
 
 
 def _load_sat_full(data_dir: PathArg | None) -> list[AnalogyQuestion]:
     places: list[str] = []
     own = find_local(ANALOGY_REPO, "dataset/sat_full/test.jsonl", data_dir, places)
     if own is not None:
-        return _read(Located(own, "local", str(own)), AnalogyQuestion.from_dict, "sat_full/test")
+        return _read(Located(own, "local", str(own)), AnalogyQuestion.from_dict, "sat_full", "test")
     sat_test = find_local(ANALOGY_REPO, "dataset/sat/test.jsonl", data_dir, places)
     sat_valid = find_local(ANALOGY_REPO, "dataset/sat/valid.jsonl", data_dir, places)
     if sat_test is not None and sat_valid is not None:
         logger.info("sat_full: built from sat test + validation (%s, %s)", sat_test, sat_valid)
-        test = _read(Located(sat_test, "local", str(sat_test)), AnalogyQuestion.from_dict, "sat/test")
-        valid = _read(Located(sat_valid, "local", str(sat_valid)), AnalogyQuestion.from_dict, "sat/validation")
+        test = _read(Located(sat_test, "local", str(sat_test)), AnalogyQuestion.from_dict, "sat", "test")
+        valid = _read(Located(sat_valid, "local", str(sat_valid)), AnalogyQuestion.from_dict, "sat", "validation")
         return test + valid
     hub = download_from_hub(ANALOGY_REPO, "dataset/sat_full/test.jsonl", places)
     if hub is None:
@@ -242,7 +247,7 @@ def _load_sat_full(data_dir: PathArg | None) -> list[AnalogyQuestion]:
             fix=_fix_for(ANALOGY_REPO, "dataset/sat_full/test.jsonl"),
         )
     display = f"hf://datasets/{ANALOGY_REPO}/dataset/sat_full/test.jsonl"
-    return _read(Located(hub, "hub", display), AnalogyQuestion.from_dict, "sat_full/test")
+    return _read(Located(hub, "hub", display), AnalogyQuestion.from_dict, "sat_full", "test")
 
 
 def semeval_validation_questions(records: list[RelationRecord]) -> list[AnalogyQuestion]:
@@ -279,14 +284,99 @@ def load_lexical(name_or_path: PathArg, split: str = "train", data_dir: PathArg 
     norm = normalize_split(split)
     explicit = _explicit_source(name_or_path, canonical is not None, lexical_file(norm), "lexical pairs")
     if explicit is not None:
-        return _read(explicit, LexicalPair.from_dict, f"lexical pairs {explicit.display}")
+        return _read(explicit, LexicalPair.from_dict, explicit.display, norm)
     if canonical is None:
         raise _unknown(name_or_path, "lexical")
     split = check_split(canonical, split, LEXICAL_SPLITS[canonical])
     located = _fetch(
         LEXICAL_REPO, f"dataset/{canonical}/{lexical_file(split)}", f"{canonical!r} (lexical, split {split})", data_dir
     )
-    return _read(located, LexicalPair.from_dict, f"{canonical}/{split}")
+    return _read(located, LexicalPair.from_dict, canonical, split)
+
+
+def load_lexical_splits(
+    dataset: PathArg | Mapping[str, Sequence[LexicalPair] | None], data_dir: PathArg | None = None
+) -> dict[str, list[LexicalPair] | None]:
+    """``{"train": [...], "validation": [...] or None, "test": [...]}`` of a lexical dataset: a name (``BLESS``,
+    ``CogALexV`` (no validation), ``EVALution``, ``K&H+N``, ``ROOT09``), a folder holding ``train.jsonl``,
+    ``test.jsonl`` and optionally ``val.jsonl``, or a mapping of split lists (train and test required).
+    """
+    if isinstance(dataset, Mapping):
+        splits = {
+            name: (list(dataset[name]) if dataset.get(name) is not None else None)
+            for name in ("train", "validation", "test")
+        }
+        for name in ("train", "test"):
+            if splits[name] is None:
+                raise ValueError(f"the lexical dataset has no {name!r} split")
+        return splits
+    canonical = canonical_lexical_name(dataset) if isinstance(dataset, str) else None
+    if canonical is not None and not Path(os.fspath(dataset)).exists():
+        has_val = "validation" in LEXICAL_SPLITS[canonical]
+    else:
+        has_val = (Path(os.fspath(dataset)).expanduser() / "val.jsonl").is_file()
+    return {
+        "train": load_lexical(dataset, "train", data_dir=data_dir),
+        "validation": load_lexical(dataset, "validation", data_dir=data_dir) if has_val else None,
+        "test": load_lexical(dataset, "test", data_dir=data_dir),
+    }
+
+
+# ---------------------------------------------------------------------------------- labelled pairs
+#: ``load_labelled_pairs(level=...)``: label relational-similarity pairs by parent class or relation type.
+LABEL_LEVELS = ("parent", "relation")
+
+
+def _first_record(path: Path) -> dict[str, Any] | None:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    return None
+                return record if isinstance(record, dict) else None
+    return None
+
+
+def _kind(dataset: str | os.PathLike, split: str) -> str:
+    if isinstance(dataset, str) and not Path(dataset).exists():
+        if canonical_lexical_name(dataset) is not None:
+            return "lexical"
+        if canonical_relation_similarity_name(dataset) is not None:
+            return "relation_similarity"
+        return "lexical"  # let the loader raise its unknown-name error listing the known names
+    path = Path(os.fspath(dataset)).expanduser()
+    if path.is_dir():
+        candidates = sorted(path.glob("*.jsonl"))
+        path = candidates[0] if candidates else path
+    if path.is_file():
+        record = _first_record(path) or {}
+        if "relation_type" in record:
+            return "relation_similarity"
+    return "lexical"
+
+
+def load_labelled_pairs(
+    dataset: str | os.PathLike, split: str = "train", data_dir: str | os.PathLike | None = None, level: str = "parent"
+) -> list[tuple[Pair, str]]:
+    """``[(pair, label), ...]`` of a lexical dataset (label = relation) or of a relational-similarity set
+    (its positive pairs; label = readable parent class, or the relation type with ``level="relation"``).
+
+    >>> pairs = load_labelled_pairs("starter", "train", level="relation")
+    >>> pairs[0][1] == load_relation_similarity("starter", "train")[0].relation_type
+    True
+    """
+    if level not in LABEL_LEVELS:
+        raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LABEL_LEVELS)}")
+    if _kind(dataset, split) == "relation_similarity":
+        records = load_relation_similarity(dataset, split, data_dir=data_dir)
+        return [
+            (pair, parent_class_name(r.parent) if level == "parent" else r.relation_type)
+            for r in records
+            for pair in r.positives
+        ]
+    return [(p.pair, p.relation) for p in load_lexical(dataset, split, data_dir=data_dir)]
 
 
 # ------------------------------------------------------------------------------- relation similarity
@@ -305,15 +395,15 @@ def load_relation_similarity(
     split_file = semeval_file(norm) if norm in RELATION_SIMILARITY_SPLITS else "test.jsonl"
     explicit = _explicit_source(name_or_path, canonical is not None, split_file, "relation records")
     if explicit is not None:
-        return _read(explicit, _relation_parser(), f"relation records {explicit.display}")
+        return _read(explicit, _relation_parser(), explicit.display, norm)
     if canonical is None:
         raise _unknown(name_or_path, "relation_similarity")
     split = check_split(canonical, split, RELATION_SIMILARITY_SPLITS)
     if canonical == "starter":
-        return _read(_starter("relation_similarity", split), _relation_parser(), f"starter/{split}")
+        return _read(_starter("relation_similarity", split), _relation_parser(), "starter", split)
     what = f"'semeval2012' (relational similarity, split {split})"
     located = _fetch(SEMEVAL_REPO, f"dataset/{semeval_file(split)}", what, data_dir)
-    return _read(located, _relation_parser(), f"semeval2012/{split}")
+    return _read(located, _relation_parser(), "semeval2012", split)
 
 
 # ------------------------------------------------------------------------------------------ mapping
@@ -325,9 +415,9 @@ def load_mapping(
     is_name = isinstance(name_or_path, str) and name_or_path.strip().lower() in MAPPING_DATASETS
     explicit = _explicit_source(name_or_path, is_name, "test.jsonl", "mapping problems")
     if explicit is not None:
-        return _read(explicit, MappingProblem.from_dict, f"mapping problems {explicit.display}")
+        return _read(explicit, MappingProblem.from_dict, explicit.display, "test")
     if not is_name:
         raise _unknown(name_or_path, "mapping")
     split = check_split("relation_mapping", split, ("test",))
     located = _fetch(MAPPING_REPO, "dataset/test.jsonl", f"'relation_mapping' (split {split})", data_dir)
-    return _read(located, MappingProblem.from_dict, "relation_mapping/test")
+    return _read(located, MappingProblem.from_dict, "relation_mapping", "test")

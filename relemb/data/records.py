@@ -1,7 +1,8 @@
 """Typed records, one per file format of the relbert datasets (frozen, hashable, validated on creation).
 
-Lists given to a constructor become tuples; a bad value raises ``ValueError`` (the file readers turn it
-into a :class:`~relemb.data.errors.DataFormatError` naming the file and line).
+Lists given to a constructor become tuples; a value of the wrong type raises ``TypeError`` and a bad value
+``ValueError`` (the file readers turn both into a :class:`~relemb.data.errors.DataFormatError` naming the
+file and line). Pairs and words are checked by :mod:`relemb.pairs`.
 
 >>> q = AnalogyQuestion(stem=["word", "language"], choice=[["paint", "portrait"], ["note", "music"]], answer=1)
 >>> q.stem, q.choice[q.answer]
@@ -18,29 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from relemb.pairs import Pair, check_pair, check_word
+
 __all__ = ["AnalogyQuestion", "LexicalPair", "MappingProblem", "Pair", "RelationRecord"]
-
-Pair = tuple[str, str]
-
-
-def _word(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a string, got {type(value).__name__} {value!r}")
-    if not value.strip():
-        raise ValueError(f"{what} is an empty word")
-    return value
-
-
-def _pair(value: Any, what: str) -> Pair:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError(f"{what} is not a pair of two words: {value!r}")
-    return (_word(value[0], f"{what}[0]"), _word(value[1], f"{what}[1]"))
 
 
 def _pairs(value: Any, what: str) -> tuple[Pair, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise ValueError(f"{what} must be a list of pairs, got {type(value).__name__}")
-    return tuple(_pair(item, f"{what}[{i}]") for i, item in enumerate(value))
+    return tuple(check_pair(item, name=f"{what}[{i}]") for i, item in enumerate(value))
 
 
 def _require(data: Mapping[str, Any], fields: tuple[str, ...]) -> None:
@@ -65,7 +52,7 @@ class AnalogyQuestion:
     prefix: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "stem", _pair(self.stem, "stem"))
+        object.__setattr__(self, "stem", check_pair(self.stem, name="stem"))
         choice = _pairs(self.choice, "choice")
         if len(choice) < 2:
             raise ValueError(f"choice needs at least 2 pairs, got {len(choice)}")
@@ -104,9 +91,9 @@ class LexicalPair:
     relation: str
 
     def __post_init__(self) -> None:
-        _word(self.head, "head")
-        _word(self.tail, "tail")
-        _word(self.relation, "relation")
+        check_word(self.head, "head")
+        check_word(self.tail, "tail")
+        check_word(self.relation, "relation")
 
     @property
     def pair(self) -> Pair:
@@ -131,7 +118,7 @@ class RelationRecord:
     negatives: tuple[Pair, ...]
 
     def __post_init__(self) -> None:
-        _word(self.relation_type, "relation_type")
+        check_word(self.relation_type, "relation_type")
         positives = _pairs(self.positives, "positives")
         if not positives:
             raise ValueError(f"relation {self.relation_type!r} has no positive pairs")
@@ -169,7 +156,7 @@ class MappingProblem:
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
                 raise ValueError(f"{name} must be a list of words, got {type(value).__name__}")
-            object.__setattr__(self, name, tuple(_word(w, f"{name}[{i}]") for i, w in enumerate(value)))
+            object.__setattr__(self, name, tuple(check_word(w, f"{name}[{i}]") for i, w in enumerate(value)))
         if len(self.source) != len(self.target):
             raise ValueError(f"source has {len(self.source)} terms but target has {len(self.target)}")
         if len(self.source) < 2:

@@ -18,8 +18,10 @@ import os
 import re
 from pathlib import Path
 
+from relemb._io import write_files
+
 from .errors import DataFormatError
-from .jsonl import dumps_jsonl, write_files_atomic
+from .jsonl import dumps_jsonl
 from .records import Pair, RelationRecord
 
 __all__ = ["build_semeval2012", "read_platinum_ratings", "validation_indices"]
@@ -137,5 +139,5 @@ def build_semeval2012(
             files_out[out / "valid.jsonl"] = dumps_jsonl(validation)
         elif (out / "valid.jsonl").exists():
             logger.warning("n_validation=0: left the existing %s untouched", out / "valid.jsonl")
-        write_files_atomic(files_out)
+        write_files(files_out)
     return {"train": train, "validation": validation}

@@ -12,12 +12,18 @@ is tried from the local cache only, so a missing dataset fails within seconds in
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
 import logging
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from relemb.hub import HUB_PROBE_TIMEOUT, hub_offline, hub_reachable
+from relemb.results import DatasetSource
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -28,6 +34,8 @@ __all__ = [
     "hub_reachable",
     "local_roots",
     "locate",
+    "note_source",
+    "record_sources",
     "resolve_data_dir",
 ]
 
@@ -156,3 +164,57 @@ def locate(
     if downloaded is not None:
         return Located(downloaded, "hub", f"hf://datasets/{repo_id}/{filename}")
     return None
+
+
+# --------------------------------------------------------------------------------------------- provenance
+_RECORDERS: contextvars.ContextVar[tuple[list[DatasetSource], ...]] = contextvars.ContextVar(
+    "relemb_dataset_recorders", default=()
+)
+_HUB_SNAPSHOT = re.compile(r"[\\/]snapshots[\\/]([0-9a-f]{40})[\\/]")
+
+
+def file_sha256(path: str | os.PathLike[str], digits: int = 16) -> str:
+    """The first ``digits`` hex digits of the SHA-256 of a file's bytes (a revision for local files)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:digits]
+
+
+def note_source(located: Located, name: str, split: str) -> None:
+    """Tell every active :func:`record_sources` block that ``located`` was read as ``name``/``split``."""
+    recorders = _RECORDERS.get()
+    if not recorders:
+        return
+    snapshot = _HUB_SNAPSHOT.search(str(located.path)) if located.source == "hub" else None
+    source = DatasetSource(
+        name=name,
+        split=split,
+        source=located.source,
+        location=located.display,
+        sha256=file_sha256(located.path),
+        hub_revision=snapshot.group(1) if snapshot else None,
+    )
+    for recorded in recorders:
+        if source not in recorded:
+            recorded.append(source)
+
+
+@contextlib.contextmanager
+def record_sources() -> Iterator[list[DatasetSource]]:
+    """Collect the :class:`~relemb.results.DatasetSource` of every dataset file the loaders read inside the
+    block (each once, in reading order), for the results file.
+
+    >>> from relemb.data import load_analogy
+    >>> with record_sources() as sources:
+    ...     _ = load_analogy("starter", "test")
+    >>> sources[0].name, sources[0].split, sources[0].source
+    ('starter', 'test', 'bundled')
+    """
+    recorded: list[DatasetSource] = []
+    token = _RECORDERS.set((*_RECORDERS.get(), recorded))
+    try:
+        yield recorded
+    finally:
+        _RECORDERS.reset(token)

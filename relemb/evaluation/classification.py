@@ -31,14 +31,13 @@ import time
 import warnings
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from itertools import product
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from relemb.data import LexicalPair, load_lexical
-from relemb.data.names import LEXICAL_SPLITS, canonical_lexical_name
+from relemb._io import to_jsonable
+from relemb.data import LexicalPair, load_lexical_splits, stratified_sample
+from relemb.data.names import canonical_lexical_name
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
     "build_classifier",
     "classification_metrics",
     "evaluate_classification",
-    "load_lexical_splits",
     "pair_features",
     "tune_classifier",
 ]
@@ -154,10 +152,6 @@ def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
     return checked
 
 
-def _grid_size(grid: Mapping[str, Sequence[Any]]) -> int:
-    return len(list(product(*grid.values()))) if grid else 1
-
-
 def tune_classifier(
     x_train: np.ndarray,
     y_train: Sequence[str],
@@ -199,7 +193,8 @@ def tune_classifier(
         raise ValueError("the training split needs at least two relation classes")
     estimator = build_classifier(seed, standardize, **(mlp_params or {}))
     param_grid = {f"mlp__{key}": values for key, values in grid.items()}
-    x_tune, y_tune = _subsample(x_train, y_train, tune_max_train, seed)
+    keep = stratified_sample(y_train, tune_max_train, seed)
+    x_tune, y_tune = x_train[keep], y_train[keep]
     if has_val:
         x_all = np.concatenate([x_tune, x_val])
         y_all = np.concatenate([y_tune, np.asarray(y_val)])
@@ -230,7 +225,7 @@ def tune_classifier(
     results = search.cv_results_
     scores = [
         {
-            "params": {k.removeprefix("mlp__"): _jsonable(v) for k, v in params.items()},
+            "params": {k.removeprefix("mlp__"): to_jsonable(v) for k, v in params.items()},
             "score": float(score),
             "fit_seconds": float(fit_time),
         }
@@ -244,26 +239,6 @@ def tune_classifier(
         "grid": scores,
     }
     return final, best, info
-
-
-def _subsample(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``limit`` rows, stratified by label when every label has two rows or more (seeded)."""
-    if not limit or len(y) <= limit:
-        return x, y
-    from sklearn.model_selection import train_test_split
-
-    counts = np.unique(y, return_counts=True)[1]
-    stratify = y if counts.min() >= 2 else None
-    x_small, _, y_small, _ = train_test_split(x, y, train_size=limit, stratify=stratify, random_state=seed)
-    return x_small, y_small
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # ------------------------------------------------------------------------------------------- runner
@@ -294,7 +269,7 @@ class ClassificationResult:
             "macro_f1": self.macro_f1,
             "accuracy": self.accuracy,
             "per_relation": self.per_relation,
-            "best_params": {k: _jsonable(v) for k, v in self.best_params.items()},
+            "best_params": {k: to_jsonable(v) for k, v in self.best_params.items()},
             "tuning": self.tuning,
             "refit_on": self.refit_on,
             "seed": self.seed,
@@ -305,32 +280,6 @@ class ClassificationResult:
             "search": self.search,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
-
-
-def load_lexical_splits(
-    dataset: str | os.PathLike | Mapping[str, Sequence[LexicalPair] | None], data_dir: str | os.PathLike | None = None
-) -> dict[str, list[LexicalPair] | None]:
-    """``{"train": [...], "validation": [...] or None, "test": [...]}`` from a dataset name, a folder holding
-    ``train.jsonl``/``val.jsonl`` (optional)/``test.jsonl``, or a mapping of split lists."""
-    if isinstance(dataset, Mapping):
-        splits = {
-            name: (list(dataset[name]) if dataset.get(name) is not None else None)
-            for name in ("train", "validation", "test")
-        }
-        for name in ("train", "test"):
-            if splits[name] is None:
-                raise ValueError(f"the classification dataset has no {name!r} split")
-        return splits
-    canonical = canonical_lexical_name(dataset) if isinstance(dataset, str) else None
-    if canonical is not None and not Path(os.fspath(dataset)).exists():
-        has_val = "validation" in LEXICAL_SPLITS[canonical]
-    else:
-        has_val = (Path(os.fspath(dataset)).expanduser() / "val.jsonl").is_file()
-    return {
-        "train": load_lexical(dataset, "train", data_dir=data_dir),
-        "validation": load_lexical(dataset, "validation", data_dir=data_dir) if has_val else None,
-        "test": load_lexical(dataset, "test", data_dir=data_dir),
-    }
 
 
 def evaluate_classification(

@@ -204,7 +204,7 @@ def _check_output(path: str | None, suffix: str = ".json") -> Path | None:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    from relemb.evaluation.output import atomic_output
+    from relemb._io import atomic_output
 
     with atomic_output(path) as temporary:
         temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

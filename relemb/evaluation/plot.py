@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,16 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from relemb.data import load_lexical, load_relation_similarity
-from relemb.data.hierarchy import parent_class_name
-from relemb.data.names import canonical_lexical_name, canonical_relation_similarity_name
+from relemb._io import atomic_output
+from relemb.data import load_labelled_pairs
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs, pair_matrix
-from relemb.evaluation.output import atomic_output
 
-__all__ = ["PROJECTIONS", "PlotResult", "load_labelled_pairs", "plot_relation_space", "project_2d"]
+__all__ = ["PROJECTIONS", "PlotResult", "plot_relation_space", "project_2d"]
 
 PROJECTIONS = ("tsne", "pca", "umap")
-LEVELS = ("parent", "relation")
 
 Pair = tuple[str, str]
 
@@ -64,53 +60,6 @@ def project_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> n
             "the 'umap' projection needs umap-learn: pip install umap-learn (or use tsne / pca)"
         ) from None
     return umap.UMAP(n_components=2, random_state=seed).fit_transform(embeddings)
-
-
-def _first_record(path: Path) -> dict[str, Any] | None:
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    return None
-                return record if isinstance(record, dict) else None
-    return None
-
-
-def _kind(dataset: str | os.PathLike, split: str) -> str:
-    if isinstance(dataset, str) and not Path(dataset).exists():
-        if canonical_lexical_name(dataset) is not None:
-            return "lexical"
-        if canonical_relation_similarity_name(dataset) is not None:
-            return "relation_similarity"
-        return "lexical"  # let the loader raise its unknown-name error listing the known names
-    path = Path(os.fspath(dataset)).expanduser()
-    if path.is_dir():
-        candidates = sorted(path.glob("*.jsonl"))
-        path = candidates[0] if candidates else path
-    if path.is_file():
-        record = _first_record(path) or {}
-        if "relation_type" in record:
-            return "relation_similarity"
-    return "lexical"
-
-
-def load_labelled_pairs(
-    dataset: str | os.PathLike, split: str = "train", data_dir: str | os.PathLike | None = None, level: str = "parent"
-) -> list[tuple[Pair, str]]:
-    """``[(pair, label), ...]`` of a lexical dataset (label = relation) or of a relational-similarity set
-    (its positive pairs; label = readable parent class, or the relation type with ``level="relation"``)."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
-    if _kind(dataset, split) == "relation_similarity":
-        records = load_relation_similarity(dataset, split, data_dir=data_dir)
-        return [
-            (pair, parent_class_name(r.parent) if level == "parent" else r.relation_type)
-            for r in records
-            for pair in r.positives
-        ]
-    return [(p.pair, p.relation) for p in load_lexical(dataset, split, data_dir=data_dir)]
 
 
 @dataclass
