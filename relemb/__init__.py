@@ -20,7 +20,7 @@ _LAZY = {
     "RelBERT": "relemb.model",
     "RelationTransformer": "relemb.modules",
     "RelationPooling": "relemb.modules",
-    "POOLING_MODES": "relemb.modules",
+    "POOLING_MODES": "relemb.choices",
     "TEMPLATES": "relemb.prompts",
     "DEFAULT_TEMPLATE_ID": "relemb.prompts",
     "PairIndex": "relemb.neighbors",

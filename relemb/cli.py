@@ -36,8 +36,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, 
 def add_model_arguments(group: argparse._ActionsContainer) -> None:
     """The model options shared by ``relemb embed`` and ``relemb-eval``: ``--model``, ``--template``,
     ``--pooling``, ``--max-length``, ``--batch-size``, ``--device``, ``--backend`` (read by :func:`load_model`)."""
+    from relemb.choices import POOLING_MODES
     from relemb.model import BACKENDS
-    from relemb.modules import POOLING_MODES
 
     group.add_argument(
         "--model", required=True, help="a relemb model folder, a Hub id, or 'minilm' (embedded all-MiniLM-L6-v2)"

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from sentence_transformers.sentence_transformer.losses import SoftmaxLoss
 from torch import Tensor, nn
 
+from relemb.choices import LOSSES
 from relemb.samplers import decode_labels
 
 __all__ = [
@@ -45,9 +46,6 @@ __all__ = [
     "relation_nce",
     "relation_triplet",
 ]
-
-#: ``--loss`` names.
-LOSSES = ("nce", "triplet")
 
 
 # --------------------------------------------------------------------------------------------- masks

@@ -18,11 +18,10 @@ import torch
 from sentence_transformers.base.modules import Module, Transformer
 
 from relemb._compat import no_unpadding_kwargs
+from relemb.choices import DEFAULT_POOLING, check_pooling_mode
 from relemb.pairs import check_pairs
 from relemb.prompts import render_prompt, resolve_template, validate_template
 
-POOLING_MODES = ("mask", "average", "average_no_mask")
-DEFAULT_POOLING = "average_no_mask"
 CONFIG_VERSION = 1
 
 
@@ -155,13 +154,6 @@ class RelationPooling(Module):
 
     def __repr__(self) -> str:
         return f"RelationPooling(pooling_mode={self.pooling_mode!r}, dim={self.embedding_dimension})"
-
-
-def check_pooling_mode(mode: str) -> str:
-    """Return ``mode`` if it is a pooling mode, else raise ``ValueError`` listing the modes."""
-    if mode not in POOLING_MODES:
-        raise ValueError(f"unknown pooling mode {mode!r}; choose one of {', '.join(POOLING_MODES)}")
-    return mode
 
 
 def pool(

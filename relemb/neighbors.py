@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from relemb.choices import INDEX_BACKENDS, check_choice
 from relemb.pairs import Pair, check_pairs, is_pair
 
 if TYPE_CHECKING:  # pragma: no cover
     from relemb.model import RelBERT
 
-BACKENDS = ("exact", "faiss")
 INDEX_FORMAT_VERSION = 1
 #: Query rows scored per matrix product in exact search (bounds the (queries x candidates) score block).
 _QUERY_BLOCK = 256
@@ -82,8 +82,7 @@ class PairIndex:
         backend: str = "exact",
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        check_choice(backend, INDEX_BACKENDS, "index backend")
         checked = check_pairs(pairs)
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2:

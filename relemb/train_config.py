@@ -25,8 +25,7 @@ from typing import Any, Optional
 
 from sentence_transformers import SentenceTransformerTrainingArguments
 
-from relemb.losses import LOSSES
-from relemb.modules import POOLING_MODES, check_pooling_mode
+from relemb.choices import LOSSES, POOLING_MODES, check_pooling_mode
 from relemb.prompts import resolve_template
 from relemb.samplers import RelationBatchSampler
 

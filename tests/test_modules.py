@@ -3,14 +3,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 from transformers import AutoModel
 
-from relemb.modules import (
-    POOLING_MODES,
-    MaskTruncatedError,
-    RelationPooling,
-    RelationTransformer,
-    check_pooling_mode,
-    pool,
-)
+from relemb.choices import POOLING_MODES, check_pooling_mode
+from relemb.modules import MaskTruncatedError, RelationPooling, RelationTransformer, pool
 from relemb.prompts import TEMPLATES
 
 PAIRS = [("tokyo", "japan"), ("puppy", "dog"), ("wheel", "car")]

@@ -103,7 +103,7 @@ def test_bad_search_input():
             index.search(VECTORS[0], k=k)
     with pytest.raises(ValueError, match="2 entries for 5 queries"):
         index.search(VECTORS, exclude=[PAIRS[0], PAIRS[1]])
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(ValueError, match="unknown index backend"):
         PairIndex(PAIRS, VECTORS, backend="annoy")
 
 

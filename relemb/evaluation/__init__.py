@@ -13,7 +13,7 @@ runners that take a model and a dataset (``evaluate_analogy``, ``evaluate_classi
 from __future__ import annotations
 
 from .analogy import (
-    DIRECTIONS,
+    ANALOGY_DIRECTIONS,
     AnalogyResult,
     analogy_accuracy,
     analogy_scores,
@@ -42,7 +42,7 @@ from .mapping import (
 
 __all__ = [
     "DEFAULT_GRID",
-    "DIRECTIONS",
+    "ANALOGY_DIRECTIONS",
     "AnalogyEvaluator",
     "AnalogyResult",
     "ClassificationResult",

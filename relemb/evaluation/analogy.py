@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from relemb.choices import ANALOGY_DIRECTIONS, check_choice
 from relemb.data import AnalogyQuestion, load_analogy
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
 
 __all__ = [
-    "DIRECTIONS",
+    "ANALOGY_DIRECTIONS",
     "TIE_TOLERANCE",
     "AnalogyResult",
     "PairEmbedder",
@@ -55,7 +56,6 @@ __all__ = [
 
 logger = logging.getLogger("relemb.evaluation")
 
-DIRECTIONS = ("forward", "reverse", "bidirectional")
 #: Scores closer than this to a question's best score count as tied with it (the first of them wins).
 TIE_TOLERANCE = 1e-9
 
@@ -63,10 +63,8 @@ Pair = tuple[str, str]
 
 
 def check_direction(direction: str) -> str:
-    """Return ``direction`` if it is one of :data:`DIRECTIONS`, else raise ``ValueError``."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
-    return direction
+    """Return ``direction`` if it is one of :data:`~relemb.choices.ANALOGY_DIRECTIONS`, else raise ``ValueError``."""
+    return check_choice(direction, ANALOGY_DIRECTIONS, "direction")
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PROMPT_KINDS = ("manual", "autoprompt", "ptuning")
-PROMPT_LOSSES = ("nce", "triplet")
+from relemb.choices import LOSSES as PROMPT_LOSSES
+from relemb.choices import PROMPT_KINDS
 
 
 @dataclass
