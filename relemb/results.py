@@ -91,6 +91,7 @@ class RunResult:
         versions: :func:`library_versions` at run time.
         date: when the run ended (UTC, ISO 8601).
         seconds: how long it took.
+        details: anything else the task reports (a training run's history, best checkpoint, loss).
         schema_version: :data:`RESULTS_SCHEMA_VERSION`.
     """
 
@@ -102,6 +103,7 @@ class RunResult:
     versions: dict[str, str | None] = field(default_factory=dict)
     date: str = ""
     seconds: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     @classmethod
@@ -114,6 +116,7 @@ class RunResult:
         datasets: list[DatasetSource] | None = None,
         arguments: dict[str, Any] | None = None,
         seconds: float | None = None,
+        details: dict[str, Any] | None = None,
     ) -> RunResult:
         """A result stamped with the library versions and the current date."""
         return cls(
@@ -125,6 +128,7 @@ class RunResult:
             versions=library_versions(),
             date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             seconds=None if seconds is None else round(float(seconds), 2),
+            details=to_jsonable(details or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
