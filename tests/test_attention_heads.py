@@ -22,11 +22,9 @@ from relemb.attention.heads import (
     head_statistics_for,
     is_punctuation,
     mds_map,
-    plot_head_map,
-    plot_head_statistics,
-    plot_relation_heads,
     word_level_attention,
 )
+from relemb.attention.plots import plot_head_map, plot_head_statistics, plot_relation_heads
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput
+from relemb.attention.plots import plot_dendrogram, plot_importance, plot_layer_scores
 from relemb.attention.probes import (
     ProbeReport,
     attention_features,
@@ -20,9 +21,6 @@ from relemb.attention.probes import (
     feature_names,
     fit_probe,
     hidden_state_features,
-    plot_dendrogram,
-    plot_importance,
-    plot_layer_scores,
     probe_labels,
     probe_relations,
     span_attention,

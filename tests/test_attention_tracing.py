@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from relemb.attention.encode import AttentionEncoder, AttentionInput
+from relemb.attention.plots import plot_token_scores
 from relemb.attention.tracing import (
     TokenScores,
     attention_rollout,
-    plot_token_scores,
     trace,
     trace_attention,
     word_scores,

@@ -8,12 +8,14 @@
   (Abnar & Zuidema 2020), a score per input token, heat maps.
 - :mod:`~relemb.attention.heads`: per-head statistics, Jensen-Shannon head distances with an MDS map, heads as
   zero-parameter relation classifiers (Clark et al. 2019).
+- :mod:`~relemb.attention.plots`: the figures of all three (PNG, drawn without pyplot, written atomically).
 
 The command line is ``relemb-eval attention-probe|attention-trace|attention-heads``.
 """
 
-from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, is_random_label
+from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, is_random_label, word_groups
 from relemb.attention.heads import (
+    HEAD_DIRECTIONS,
     HeadReport,
     HeadStatistics,
     RelationHeadAccuracy,
@@ -22,10 +24,16 @@ from relemb.attention.heads import (
     head_relation_accuracy,
     head_statistics_for,
     mds_map,
+    word_level_attention,
+)
+from relemb.attention.plots import (
+    plot_dendrogram,
     plot_head_map,
     plot_head_statistics,
+    plot_importance,
+    plot_layer_scores,
     plot_relation_heads,
-    word_level_attention,
+    plot_token_scores,
 )
 from relemb.attention.probes import (
     ProbeReport,
@@ -36,9 +44,6 @@ from relemb.attention.probes import (
     feature_names,
     fit_probe,
     hidden_state_features,
-    plot_dendrogram,
-    plot_importance,
-    plot_layer_scores,
     probe_datasets,
     probe_relations,
     span_attention,
@@ -46,13 +51,13 @@ from relemb.attention.probes import (
 from relemb.attention.tracing import (
     TokenScores,
     attention_rollout,
-    plot_token_scores,
     trace,
     trace_attention,
     word_scores,
 )
 
 __all__ = [
+    "HEAD_DIRECTIONS",
     "AttentionEncoder",
     "AttentionInput",
     "EncodedInput",
@@ -87,6 +92,7 @@ __all__ = [
     "span_attention",
     "trace",
     "trace_attention",
+    "word_groups",
     "word_level_attention",
     "word_scores",
 ]

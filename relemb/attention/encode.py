@@ -31,14 +31,30 @@ from typing import Any
 
 import numpy as np
 
-from relemb.pairs import check_pairs, check_word
+from relemb.pairs import Pair, check_pairs, check_word
 from relemb.prompts import Span, render_prompt_spans, resolve_template
 
-__all__ = ["AttentionEncoder", "AttentionInput", "EncodedInput", "Span", "is_random_label"]
+__all__ = [
+    "CONTINUATION_MARK",
+    "WORD_START_MARKS",
+    "AttentionEncoder",
+    "AttentionInput",
+    "EncodedInput",
+    "Span",
+    "check_attentions",
+    "display_token",
+    "is_random_label",
+    "word_groups",
+]
 
 
 #: Relation labels the lexical datasets use for unrelated pairs (BLESS/CogALexV/ROOT09 ``random``, K&H+N ``false``).
 RANDOM_LABELS = frozenset({"random", "false"})
+
+#: The mark WordPiece puts on a token that continues a word (``play ##ing``).
+CONTINUATION_MARK = "##"
+#: The marks byte-level BPE (``Ġ``) and SentencePiece (``▁``) put on a token that starts a word.
+WORD_START_MARKS = ("\u0120", "\u2581")
 
 
 def is_random_label(relation: str) -> bool:
@@ -74,7 +90,7 @@ class AttentionInput:
     head: tuple[Span, ...]
     tail: tuple[Span, ...]
     mask: tuple[Span, ...] = ()
-    pair: tuple[str, str] | None = None
+    pair: Pair | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -126,8 +142,8 @@ class EncodedInput:
     and the token positions of the head, tail, mask and framing special tokens (CLS/SEP, <s>/</s>).
 
     ``word_ids`` maps each token to its word in the text (``None`` for special tokens), as the fast
-    tokenizer's pre-tokenizer splits words; ``offsets`` ``(tokens, 2)`` are the tokens' character spans in
-    the text (``(0, 0)`` for special tokens).
+    tokenizer's pre-tokenizer splits words (:func:`word_groups` turns them into the tokens of each word);
+    ``offsets`` ``(tokens, 2)`` are the tokens' character spans in the text (``(0, 0)`` for special tokens).
     """
 
     input: AttentionInput
@@ -153,6 +169,71 @@ class EncodedInput:
     @property
     def n_tokens(self) -> int:
         return int(self.attentions.shape[-1])
+
+
+def word_groups(word_ids: Sequence[int | None]) -> list[tuple[int, ...]]:
+    """The token positions of each word, in token order: the one rule of :mod:`relemb.attention` for which
+    tokens make a word (word-level attention, word scores of a trace).
+
+    A word is a run of **consecutive** tokens with the same word id; every token whose word id is ``None``
+    (a special token: CLS/SEP, <s>/</s>) is a word of its own. A word id that comes back after other tokens
+    starts a new word: a fast tokenizer numbers the words of each text from 0, so in a text pair (or in
+    hand-built ids) the same id can name two different words, never one word split apart.
+
+    >>> word_groups([None, 0, 0, 1, None])
+    [(0,), (1, 2), (3,), (4,)]
+    >>> word_groups([None, 0, 0, 1, None, 0, 0, None])    # a second text, numbered from 0 again
+    [(0,), (1, 2), (3,), (4,), (5, 6), (7,)]
+    """
+    groups: list[list[int]] = []
+    previous: int | None = None  # the word id of the last token, None after a special token
+    for position, word in enumerate(word_ids):
+        if word is None:
+            groups.append([position])
+            previous = None
+            continue
+        if isinstance(word, (bool, np.bool_)) or not isinstance(word, (int, np.integer)):
+            raise TypeError(f"the word id at position {position} must be an int or None, got {word!r}")
+        if previous == int(word):
+            groups[-1].append(position)
+        else:
+            groups.append([position])
+        previous = int(word)
+    return [tuple(group) for group in groups]
+
+
+def display_token(token: str) -> str:
+    """A token as a label: without the byte-level BPE ``Ġ`` or SentencePiece ``▁`` word-start mark (a
+    bare mark is kept, so no label is empty).
+
+    >>> display_token("\u0120camera"), display_token("##ing"), display_token("\u0120")
+    ('camera', '##ing', 'Ġ')
+    """
+    for mark in WORD_START_MARKS:
+        if token.startswith(mark) and len(token) > len(mark):
+            return token[len(mark) :]
+    return token
+
+
+def check_attentions(attentions: Any) -> np.ndarray:
+    """``attentions`` as an array (dtype kept) after checking that it is ``(layers, heads, tokens, tokens)``
+    with at least one of each and square attention matrices; ``ValueError`` otherwise.
+
+    >>> check_attentions(np.full((2, 1, 3, 3), 1 / 3)).shape
+    (2, 1, 3, 3)
+    >>> check_attentions(np.ones((1, 1, 3, 4)))
+    Traceback (most recent call last):
+    ...
+    ValueError: attention matrices must be square (tokens, tokens), got shape (1, 1, 3, 4)
+    """
+    array = np.asarray(attentions)
+    if array.ndim != 4:
+        raise ValueError(f"attentions must have shape (layers, heads, tokens, tokens), got shape {array.shape}")
+    if array.shape[-1] != array.shape[-2]:
+        raise ValueError(f"attention matrices must be square (tokens, tokens), got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"attentions must have at least one layer, head and token, got shape {array.shape}")
+    return array
 
 
 def _positions(offsets: np.ndarray, candidates: np.ndarray, spans: Sequence[Span]) -> np.ndarray:

@@ -14,10 +14,11 @@ Per head, over a set of relation prompts or sentences:
 Word-level attention (:func:`word_level_attention`) follows Clark et al.: the attention *to* a word
 split into several tokens is the sum over its tokens, the attention *from* it the mean over its tokens.
 
-:func:`analyze_heads` runs all of it in one streaming pass over an :class:`AttentionEncoder`; the plots
-(:func:`plot_head_statistics`, :func:`plot_head_map`, :func:`plot_relation_heads`) write PNG files
-atomically and :meth:`HeadReport.to_dict` / :meth:`HeadReport.save` give JSON. Layers and heads are
-numbered from 0 everywhere.
+:func:`analyze_heads` runs all of it in one streaming pass over an :class:`AttentionEncoder`;
+:meth:`HeadReport.to_dict` / :meth:`HeadReport.save` give JSON, and the figures of a report are in
+:mod:`relemb.attention.plots` (:func:`~relemb.attention.plots.plot_head_statistics`,
+:func:`~relemb.attention.plots.plot_head_map`, :func:`~relemb.attention.plots.plot_relation_heads`).
+Layers and heads are numbered from 0 everywhere.
 
 Example::
 
@@ -25,7 +26,7 @@ Example::
     pairs = [("camera", "photographer"), ("puppy", "dog"), ("paris", "france")]
     report = analyze_heads(encoder, encoder.inputs_from_pairs(pairs), relations=["tool", "young", "capital"])
     report.statistics.top_heads("previous", k=3)            # [(layer, head, value), ...]
-    plot_head_statistics(report, "heads.png"); report.save("heads.json")
+    report.save("heads.json")                                # plots: relemb.attention.plots
 
 >>> import numpy as np
 >>> uniform = np.full((1, 1, 4, 4), 0.25)                   # 1 layer, 1 head, 4 tokens
@@ -37,7 +38,6 @@ Example::
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
 import unicodedata
@@ -50,11 +50,20 @@ from typing import Any
 
 import numpy as np
 
-from relemb._io import atomic_output, output_file, save_figure
-from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput
+from relemb._io import output_file, to_jsonable, write_json
+from relemb.attention.encode import (
+    CONTINUATION_MARK,
+    WORD_START_MARKS,
+    AttentionEncoder,
+    AttentionInput,
+    EncodedInput,
+    check_attentions,
+    word_groups,
+)
+from relemb.choices import check_choice
 
 __all__ = [
-    "DIRECTIONS",
+    "HEAD_DIRECTIONS",
     "STATISTICS",
     "HeadReport",
     "HeadStatistics",
@@ -66,9 +75,6 @@ __all__ = [
     "head_statistics_for",
     "is_punctuation",
     "mds_map",
-    "plot_head_map",
-    "plot_head_statistics",
-    "plot_relation_heads",
     "word_level_attention",
 ]
 
@@ -76,10 +82,11 @@ __all__ = [
 #: masses in [0, 1]; ``entropy`` is in nats (at most ``log(tokens)``).
 STATISTICS = ("special", "punctuation", "previous", "next", "head", "tail", "mask", "entropy")
 
-#: The two directions of the relation classifiers: from the tail word to the head word, and back.
-DIRECTIONS = ("tail_to_head", "head_to_tail")
+#: The two directions of the relation classifiers (:class:`RelationHeadAccuracy`): from the tail word to
+#: the head word, and back. (Not the analogy directions, :data:`relemb.choices.ANALOGY_DIRECTIONS`.)
+HEAD_DIRECTIONS: tuple[str, ...] = ("tail_to_head", "head_to_tail")
 
-_SUBWORD_MARKERS = ("##", "Ġ", "▁")
+_SUBWORD_MARKERS = (CONTINUATION_MARK, *WORD_START_MARKS)
 
 #: Elements of the largest intermediate array of :func:`head_distances_for` (float64: 8 bytes each).
 _DISTANCE_CHUNK_ELEMENTS = 1 << 22
@@ -92,9 +99,9 @@ def word_level_attention(
     """Token-level attention ``(..., T, T)`` to word level ``(..., W, W)``, and the token groups.
 
     The attention to a word (a column) is the *sum* over its tokens, the attention from a word (a row)
-    the *mean* over its tokens, so rows that summed to 1 still do. Tokens with the same word id form
-    one word; every token whose word id is ``None`` (a special token) is a word of its own. Words are
-    ordered by their first token; ``groups[w]`` lists the token positions of word ``w``.
+    the *mean* over its tokens, so rows that summed to 1 still do. The words are those of
+    :func:`~relemb.attention.encode.word_groups` (consecutive tokens with the same word id; a special
+    token, word id ``None``, on its own), in token order; ``groups[w]`` lists the token positions of word ``w``.
 
     >>> a = np.array([[0.1, 0.2, 0.3, 0.4],
     ...               [0.0, 0.5, 0.5, 0.0],
@@ -112,21 +119,13 @@ def word_level_attention(
     n_tokens = attentions.shape[-1]
     if len(word_ids) != n_tokens:
         raise ValueError(f"{len(word_ids)} word ids for {n_tokens} tokens")
-    groups = _token_groups(word_ids)
+    groups = word_groups(word_ids)
     member = np.zeros((n_tokens, len(groups)), dtype=np.float64)
     for w, tokens in enumerate(groups):
         member[list(tokens), w] = 1.0
     mean_rows = member.T / member.sum(axis=0)[:, None]  # (W, T): averages the attending tokens
     words = mean_rows @ attentions.astype(np.float64, copy=False) @ member
     return words, groups
-
-
-def _token_groups(word_ids: Sequence[int | None]) -> list[tuple[int, ...]]:
-    groups: dict[Any, list[int]] = {}
-    for position, word in enumerate(word_ids):
-        key = ("special", position) if word is None else ("word", int(word))
-        groups.setdefault(key, []).append(position)
-    return sorted((tuple(tokens) for tokens in groups.values()), key=lambda tokens: tokens[0])
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -192,11 +191,10 @@ def head_statistics_for(item: EncodedInput) -> dict[str, np.ndarray]:
     return stats
 
 
-def _attentions_of(item: EncodedInput) -> np.ndarray:
-    attentions = np.asarray(item.attentions, dtype=np.float64)
-    if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2] or attentions.shape[-1] == 0:
-        raise ValueError(f"attentions must be (layers, heads, T, T) with T > 0, got shape {attentions.shape}")
-    return attentions
+def _attentions_of(item: EncodedInput | np.ndarray) -> np.ndarray:
+    """The checked attentions of an item (or an array) as float64 ``(layers, heads, T, T)``."""
+    attentions = item.attentions if isinstance(item, EncodedInput) else item
+    return check_attentions(attentions).astype(np.float64, copy=False)
 
 
 def _positions_of(positions: Any, n_tokens: int, role: str) -> np.ndarray:
@@ -266,8 +264,10 @@ class HeadStatistics:
 
     def mean(self, stat: str) -> np.ndarray:
         """The ``(layers, heads)`` mean of one statistic (NaN where no input defined it)."""
-        if stat not in STATISTICS:
-            raise KeyError(f"unknown statistic {stat!r}; choose one of {', '.join(STATISTICS)}")
+        try:
+            _check_stat(stat)
+        except ValueError as error:
+            raise KeyError(str(error)) from None
         counts = self.counts[stat]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts > 0, self.sums[stat] / np.maximum(counts, 1), np.nan)
@@ -295,7 +295,7 @@ class HeadStatistics:
             "n_inputs": self.n_inputs,
             "n_layers": self.n_layers,
             "n_heads": self.n_heads,
-            "statistics": {name: _json_array(self.mean(name)) for name in STATISTICS},
+            "statistics": to_jsonable({name: self.mean(name) for name in STATISTICS}),
         }
 
 
@@ -309,10 +309,8 @@ def _top(values: np.ndarray, k: int, largest: bool = True) -> list[tuple[int, in
     return [(int(i // n_heads), int(i % n_heads), float(flat[i])) for i in order]
 
 
-def _json_array(values: np.ndarray) -> Any:
-    """Nested lists of floats, NaN and infinities as ``None``."""
-    values = np.asarray(values, dtype=np.float64)
-    return np.where(np.isfinite(values), values, None).tolist() if values.size else values.tolist()
+def _check_stat(name: str) -> str:
+    return check_choice(name, STATISTICS, "statistic")
 
 
 # ----------------------------------------------------------------------------------- distances
@@ -331,9 +329,7 @@ def head_distances_for(item: EncodedInput | np.ndarray) -> np.ndarray:
     >>> round(float(head_distances_for(apart)[0, 1] / np.log(2)), 6)              # 2 tokens x log 2
     2.0
     """
-    attentions = _attentions_of(item) if isinstance(item, EncodedInput) else np.asarray(item, dtype=np.float64)
-    if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
-        raise ValueError(f"attentions must be (layers, heads, T, T), got shape {attentions.shape}")
+    attentions = _attentions_of(item)
     from scipy.special import entr
 
     n_layers, n_heads, n_tokens, _ = attentions.shape
@@ -443,7 +439,7 @@ class RelationHeadAccuracy:
     labels: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for direction in DIRECTIONS:
+        for direction in HEAD_DIRECTIONS:
             self.hits.setdefault(direction, {})
             self.totals.setdefault(direction, Counter())
             self.offset_hits.setdefault(direction, {})
@@ -504,28 +500,24 @@ class RelationHeadAccuracy:
             offset, baseline = self.baseline(direction, relation)
             return {
                 "n_inputs": self.n_inputs(direction, relation),
-                "accuracy": _json_array(self.accuracy(direction, relation)),
-                "best_head": {"layer": layer, "head": head, "accuracy": _json_float(accuracy)},
-                "baseline": {"offset": offset, "accuracy": _json_float(baseline)},
+                "accuracy": self.accuracy(direction, relation),
+                "best_head": {"layer": layer, "head": head, "accuracy": accuracy},
+                "baseline": {"offset": offset, "accuracy": baseline},
             }
 
-        return {
-            direction: {
-                "overall": summary(direction, None),
-                "per_relation": {label: summary(direction, label) for label in self.labels},
+        return to_jsonable(
+            {
+                direction: {
+                    "overall": summary(direction, None),
+                    "per_relation": {label: summary(direction, label) for label in self.labels},
+                }
+                for direction in HEAD_DIRECTIONS
             }
-            for direction in DIRECTIONS
-        }
+        )
 
 
 def _check_direction(direction: str) -> str:
-    if direction not in DIRECTIONS:
-        raise ValueError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
-    return direction
-
-
-def _json_float(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+    return check_choice(direction, HEAD_DIRECTIONS, "direction")
 
 
 def _relation_outcomes(item: EncodedInput) -> dict[str, tuple[np.ndarray, set[int]] | None]:
@@ -617,32 +609,31 @@ class HeadReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (NaN -> ``None``); the distance matrix and MDS coordinates as nested lists, indexed by
         ``layer * n_heads + head``."""
-        statistics = self.statistics.to_dict()
-        return {
-            "model": self.model,
-            "n_layers": self.n_layers,
-            "n_heads": self.n_heads,
-            "n_inputs": self.n_inputs,
-            "statistics": statistics["statistics"],
-            "top_heads": {
-                name: [
-                    {"layer": layer, "head": head, "value": _json_float(value)}
-                    for layer, head, value in self.statistics.top_heads(name, 5)
-                ]
-                for name in STATISTICS
-            },
-            "relation_heads": self.relation_accuracy.to_dict(),
-            "distance": "Jensen-Shannon divergence (nats) summed over attending tokens, mean over inputs",
-            "distances": None if self.distances is None else _json_array(self.distances),
-            "mds": None if self.mds is None else _json_array(self.mds),
-        }
+        return to_jsonable(
+            {
+                "model": self.model,
+                "n_layers": self.n_layers,
+                "n_heads": self.n_heads,
+                "n_inputs": self.n_inputs,
+                "statistics": self.statistics.to_dict()["statistics"],
+                "top_heads": {
+                    name: [
+                        {"layer": layer, "head": head, "value": value}
+                        for layer, head, value in self.statistics.top_heads(name, 5)
+                    ]
+                    for name in STATISTICS
+                },
+                "relation_heads": self.relation_accuracy.to_dict(),
+                "distance": "Jensen-Shannon divergence (nats) summed over attending tokens, mean over inputs",
+                "distances": self.distances,
+                "mds": self.mds,
+            }
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` as JSON, atomically (parent folders are created)."""
-        text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
+        """Write :meth:`to_dict` as JSON, atomically (parent folders are created; a folder is refused)."""
         target = output_file(path)
-        with atomic_output(target) as temporary:
-            temporary.write_text(text, encoding="utf-8")
+        write_json(target, self.to_dict(), indent=1)
         return target
 
 
@@ -690,163 +681,3 @@ def analyze_heads(
         distances=matrix,
         mds=None if matrix is None else mds_map(matrix, seed=seed),
     )
-
-
-# ----------------------------------------------------------------------------------------- plots
-def _output_path(path: str | os.PathLike, suffix: str | None = ".png") -> Path:
-    return output_file(path, suffix)
-
-
-def plot_head_statistics(
-    report: HeadReport, path: str | os.PathLike, *, statistics: Sequence[str] = STATISTICS
-) -> Path:
-    """A grid of ``(layers, heads)`` heat maps, one per statistic (layers on y, heads on x, colour bars).
-
-    Attention masses share the scale [0, 1]; entropy has its own. Written atomically as PNG.
-    """
-    from matplotlib.figure import Figure
-
-    target = _output_path(path)
-    names = [_check_stat(name) for name in statistics]
-    if not names:
-        raise ValueError("no statistics to plot")
-    columns = min(4, len(names))
-    rows = math.ceil(len(names) / columns)
-    cell = (max(2.6, 0.28 * report.n_heads + 1.4), max(2.2, 0.24 * report.n_layers + 1.2))
-    figure = Figure(figsize=(cell[0] * columns, cell[1] * rows + 0.6))
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for index, ax in enumerate(axes.flat):
-        if index >= len(names):
-            ax.set_axis_off()
-            continue
-        name = names[index]
-        values = report.statistics.mean(name)
-        scale = {} if name == "entropy" else {"vmin": 0.0, "vmax": 1.0}
-        colours = "magma" if name == "entropy" else "viridis"
-        image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", origin="lower", cmap=colours, **scale)
-        if np.isnan(values).all():
-            ax.text(0.5, 0.5, "n/a", transform=ax.transAxes, ha="center", va="center", color="grey")
-        ax.set_title(name + (" (nats)" if name == "entropy" else ""), fontsize=10)
-        ax.set_xlabel("head", fontsize=8)
-        ax.set_ylabel("layer", fontsize=8)
-        ax.set_xticks(_ticks(report.n_heads))
-        ax.set_yticks(_ticks(report.n_layers))
-        ax.tick_params(labelsize=7)
-        bar = figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        bar.ax.tick_params(labelsize=7)
-        bar.ax.ticklabel_format(useOffset=False)  # no "1e-5+3.218" over the title when values are close
-    figure.suptitle(f"{report.model}: mean attention per head over {report.n_inputs} inputs", fontsize=11)
-    figure.tight_layout()
-    return save_figure(figure, target, dpi=110)
-
-
-def _ticks(n: int) -> list[int]:
-    step = max(1, math.ceil(n / 12))
-    return list(range(0, n, step))
-
-
-def _check_stat(name: str) -> str:
-    if name not in STATISTICS:
-        raise ValueError(f"unknown statistic {name!r}; choose one of {', '.join(STATISTICS)}")
-    return name
-
-
-def plot_head_map(report: HeadReport, path: str | os.PathLike, color_by: str = "special") -> Path:
-    """The MDS map of the heads (Jensen-Shannon distances), twice: coloured by layer, and by the
-    statistic ``color_by`` (which also sets the marker size). Written atomically as PNG."""
-    from matplotlib.figure import Figure
-
-    target = _output_path(path)
-    _check_stat(color_by)
-    if report.mds is None:
-        raise ValueError("the report has no head map: run analyze_heads with distances=True")
-    points = np.asarray(report.mds)
-    n = report.n_layers * report.n_heads
-    layers = np.repeat(np.arange(report.n_layers), report.n_heads)
-    values = report.statistics.mean(color_by).reshape(-1)
-    finite = np.isfinite(values)
-    low, high = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0.0, 1.0)
-    spread = (values - low) / (high - low) if high > low else np.full(n, 0.5)
-    sizes = 18 + 90 * np.nan_to_num(spread, nan=0.0)
-    figure = Figure(figsize=(12, 5.2))
-    left, right = figure.subplots(1, 2)
-    shown = left.scatter(
-        points[:, 0],
-        points[:, 1],
-        c=layers,
-        cmap="viridis",
-        s=28,
-        edgecolors="none",
-        vmin=0,
-        vmax=max(report.n_layers - 1, 1),
-    )
-    figure.colorbar(shown, ax=left, label="layer")
-    left.set_title("heads by layer", fontsize=10)
-    shown = right.scatter(
-        points[:, 0],
-        points[:, 1],
-        c=np.where(finite, values, np.nan),
-        cmap="magma",
-        s=sizes,
-        edgecolors="none",
-        plotnonfinite=True,
-    )
-    figure.colorbar(shown, ax=right, label=color_by)
-    right.set_title(f"heads by {color_by} (size too)", fontsize=10)
-    if n <= 80:
-        for ax in (left, right):
-            for index in range(n):
-                ax.annotate(
-                    report.head_label(index),
-                    points[index],
-                    fontsize=6,
-                    alpha=0.7,
-                    xytext=(2, 2),
-                    textcoords="offset points",
-                )
-    for ax in (left, right):
-        ax.set_xticks([])
-        ax.set_yticks([])
-    figure.suptitle(f"{report.model}: heads by Jensen-Shannon distance (MDS), {report.n_inputs} inputs", fontsize=11)
-    figure.tight_layout()
-    return save_figure(figure, target, dpi=110)
-
-
-def plot_relation_heads(report: HeadReport, path: str | os.PathLike, direction: str = "tail_to_head") -> Path:
-    """Bars per relation (and all inputs): the best head's accuracy as a relation classifier next to the
-    best fixed-offset baseline, the head named above its bar. Written atomically as PNG."""
-    from matplotlib.figure import Figure
-
-    target = _output_path(path)
-    _check_direction(direction)
-    scores = report.relation_accuracy
-    groups: list[str | None] = [None, *scores.relations]
-    groups = [g for g in groups if scores.n_inputs(direction, g) > 0]
-    if not groups:
-        raise ValueError(f"no input could be scored in direction {direction}")
-    best = [scores.best_head(direction, g) for g in groups]
-    baseline = [scores.baseline(direction, g) for g in groups]
-    x = np.arange(len(groups))
-    figure = Figure(figsize=(max(6.0, 0.75 * len(groups) + 2.5), 4.6))
-    ax = figure.subplots()
-    ax.bar(x - 0.2, [b[2] for b in best], width=0.4, label="best head", color="tab:blue")
-    ax.bar(x + 0.2, [np.nan_to_num(b[1]) for b in baseline], width=0.4, label="best fixed offset", color="tab:grey")
-    for i, (layer, head, accuracy) in enumerate(best):
-        ax.text(x[i] - 0.2, accuracy + 0.01, f"L{layer}-H{head}", ha="center", va="bottom", fontsize=7, rotation=90)
-    for i, (offset, accuracy) in enumerate(baseline):
-        if offset is not None:
-            ax.text(x[i] + 0.2, np.nan_to_num(accuracy) + 0.01, f"{offset:+d}", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(x)
-    ax.set_xticklabels(
-        [f"{'all' if g is None else g}\n(n={scores.n_inputs(direction, g)})" for g in groups],
-        rotation=30 if len(groups) > 6 else 0,
-        ha="right" if len(groups) > 6 else "center",
-        fontsize=8,
-    )
-    ax.set_ylim(0, 1.15)
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    source, _, goal = direction.partition("_to_")
-    ax.set_title(f"{report.model}: heads as {source} -> {goal} classifiers", fontsize=10)
-    figure.tight_layout()
-    return save_figure(figure, target, dpi=110)

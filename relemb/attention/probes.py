@@ -20,13 +20,15 @@ control: what a probe finds there comes from the inputs and the architecture, no
 **selectivity** = model score - control score), compares with the same probe on each layer's hidden
 states of the head and tail words, ranks layers x heads by the probe's standardised coefficients
 (:func:`feature_importance`) and clusters the relation types by their importance vectors
-(:func:`cluster_relations`, average linkage, cosine distance). Figures: :func:`plot_importance`,
-:func:`plot_layer_scores`, :func:`plot_dendrogram` (PNG, written atomically).
+(:func:`cluster_relations`, average linkage, cosine distance). Figures: :mod:`relemb.attention.plots`
+(:func:`~relemb.attention.plots.plot_importance`, :func:`~relemb.attention.plots.plot_layer_scores`,
+:func:`~relemb.attention.plots.plot_dendrogram`; PNG, written atomically).
 
 Example::
 
     from relemb.attention import AttentionEncoder
-    from relemb.attention.probes import probe_relations, plot_importance
+    from relemb.attention.plots import plot_importance
+    from relemb.attention.probes import probe_relations
 
     encoder = AttentionEncoder.from_pretrained("minilm")
     report = probe_relations(encoder, "BLESS", data_dir="/data/relbert")
@@ -42,7 +44,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -54,12 +55,15 @@ from typing import Any
 
 import numpy as np
 
-from relemb._io import atomic_output, output_file, save_figure
-from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, is_random_label
+from relemb._io import output_file, to_jsonable, write_json
+from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, check_attentions, is_random_label
+from relemb.choices import check_choice
 from relemb.data import load_lexical_splits, stratified_sample
+from relemb.pairs import Pair, check_pair
 
 __all__ = [
     "MASK_DIRECTIONS",
+    "METRICS",
     "PAIR_DIRECTIONS",
     "TASKS",
     "ProbeLabels",
@@ -74,9 +78,6 @@ __all__ = [
     "feature_names",
     "fit_probe",
     "hidden_state_features",
-    "plot_dendrogram",
-    "plot_importance",
-    "plot_layer_scores",
     "probe_datasets",
     "probe_labels",
     "probe_relations",
@@ -85,14 +86,14 @@ __all__ = [
 
 logger = logging.getLogger("relemb.attention")
 
-Pair = tuple[str, str]
-
 #: Directions of every input: ``source->target`` (the source attends to the target).
 PAIR_DIRECTIONS: tuple[str, ...] = ("head->tail", "tail->head")
 #: Extra directions of a prompt with a mask token.
 MASK_DIRECTIONS: tuple[str, ...] = ("mask->head", "mask->tail", "head->mask", "tail->mask")
 #: Probe tasks.
 TASKS: tuple[str, ...] = ("binary", "multiclass")
+#: The scores of a probe (:class:`ProbeResult`), in the order of the selectivity.
+METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "micro_f1")
 #: Label of related pairs (1) and random pairs (0) in the binary task.
 RELATED, RANDOM = 1, 0
 
@@ -111,9 +112,7 @@ def span_attention(
     >>> span_attention(a, [1, 2], [2, 3])          # ((0.5 + 0.25) + (1.0 + 0)) / 2
     array([[0.875]])
     """
-    attentions = np.asarray(attentions)
-    if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
-        raise ValueError(f"attentions must be (layers, heads, tokens, tokens), got shape {attentions.shape}")
+    attentions = check_attentions(attentions)
     source = np.asarray(source_positions, dtype=np.int64).reshape(-1)
     target = np.asarray(target_positions, dtype=np.int64).reshape(-1)
     if source.size == 0 or target.size == 0:
@@ -197,12 +196,25 @@ class ProbeLabels:
     n_generated: int = 0
 
 
-def _relation(item: Any) -> str:
-    return item.relation if hasattr(item, "relation") else item[2]
+def _pair(item: Any, index: int | None = None) -> Pair:
+    """The checked (:func:`relemb.pairs.check_pair`) ``(head, tail)`` of a record with ``head`` and ``tail``
+    (:class:`~relemb.data.LexicalPair`), of a ``(head, tail, relation)`` tuple or of a pair."""
+    if hasattr(item, "head") and hasattr(item, "tail"):
+        return check_pair((item.head, item.tail), index)
+    if isinstance(item, (tuple, list)) and len(item) == 3:
+        return check_pair(item[:2], index)
+    return check_pair(item, index)
 
 
-def _pair(item: Any) -> Pair:
-    return (item.head, item.tail) if hasattr(item, "head") else (item[0], item[1])
+def _labelled(item: Any, index: int | None = None) -> tuple[Pair, str]:
+    """``(pair, relation)`` of a :class:`~relemb.data.LexicalPair` (any record with ``head``, ``tail`` and
+    ``relation``) or of a ``(head, tail, relation)`` tuple."""
+    if hasattr(item, "relation"):
+        return _pair(item, index), item.relation
+    if not (isinstance(item, (tuple, list)) and len(item) == 3 and isinstance(item[2], str)):
+        where = "record" if index is None else f"record at index {index}"
+        raise TypeError(f"{where} is neither a LexicalPair nor a (head, tail, relation) tuple: {item!r}")
+    return _pair(item, index), item[2]
 
 
 def _generate_negatives(related: Sequence[Pair], n: int, seed: int, forbidden: set[Pair]) -> list[Pair]:
@@ -250,9 +262,8 @@ def probe_labels(
     >>> made.n_generated, made.labels.tolist()
     (3, [1, 1, 1, 0, 0, 0])
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown probe task {task!r}; choose one of {', '.join(TASKS)}")
-    records = [(_pair(item), _relation(item)) for item in pairs]
+    _check_task(task)
+    records = [_labelled(item, index) for index, item in enumerate(pairs)]
     if task == "multiclass":
         kept = [(pair, relation) for pair, relation in records if not is_random_label(relation)]
         return ProbeLabels([p for p, _ in kept], np.asarray([r for _, r in kept], dtype=object))
@@ -261,7 +272,7 @@ def probe_labels(
     if RANDOM in labels or not records:
         return ProbeLabels(out_pairs, np.asarray(labels, dtype=np.int64))
     forbidden = set()
-    for head, tail in [*out_pairs, *(tuple(p[:2]) for p in exclude)]:
+    for head, tail in [*out_pairs, *(_pair(p, index) for index, p in enumerate(exclude))]:
         forbidden.add((head.lower(), tail.lower()))
         forbidden.add((tail.lower(), head.lower()))
     negatives = _generate_negatives(out_pairs, len(out_pairs), seed, forbidden)
@@ -274,21 +285,11 @@ def probe_labels(
     )
 
 
+def _check_task(task: str) -> str:
+    return check_choice(task, TASKS, "probe task")
+
+
 # --------------------------------------------------------------------------------------------- probes
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 @dataclass
 class ProbeResult:
     """Test scores of one fitted probe; ``estimator`` is the fitted scikit-learn pipeline (not serialised)."""
@@ -312,7 +313,7 @@ class ProbeResult:
         return np.asarray(self.estimator[-1].coef_)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
+        return to_jsonable(
             {
                 "accuracy": self.accuracy,
                 "macro_f1": self.macro_f1,
@@ -496,7 +497,7 @@ class TaskReport:
                 }
                 for owner, results in self.hidden.items()
             }
-        return _jsonable(
+        return to_jsonable(
             {
                 "task": self.task,
                 "classes": self.classes,
@@ -528,7 +529,7 @@ class ProbeReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
+        return to_jsonable(
             {
                 "dataset": self.dataset,
                 "model": self.model,
@@ -547,10 +548,8 @@ class ProbeReport:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON, atomically (parents created; an existing folder is refused)."""
-        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         target = output_file(path)
-        with atomic_output(target) as temporary:
-            temporary.write_text(text + "\n", encoding="utf-8")
+        write_json(target, self.to_dict())
         return target
 
 
@@ -574,6 +573,17 @@ def _as_encoder(model: Any) -> AttentionEncoder:
     if hasattr(model, "transformer") and hasattr(model, "tokenizer"):
         return AttentionEncoder.from_relbert(model)
     raise TypeError(f"expected an AttentionEncoder, a RelBERT or a model path, got {type(model).__name__}")
+
+
+def _control_encoder(
+    encoder: AttentionEncoder, control: AttentionEncoder | bool | None, seed: int
+) -> AttentionEncoder | None:
+    """The control of ``encoder``: its random-init copy (``None`` or ``True``), none (``False``) or ``control``."""
+    if control is None or control is True:
+        return encoder.random_control(seed)
+    if control is False:
+        return None
+    return _as_encoder(control)
 
 
 def _encode_features(
@@ -657,13 +667,12 @@ def probe_relations(
     if not tasks:
         raise ValueError("no probe task given")
     for task in tasks:
-        if task not in TASKS:
-            raise ValueError(f"unknown probe task {task!r}; choose from {', '.join(TASKS)}")
+        _check_task(task)
     for split, records in data.items():
         if not records:
             raise ValueError(f"{label}: the {split} split holds no pairs")
     encoder = _as_encoder(encoder)
-    everything = [_pair(r) for records in data.values() for r in records]
+    everything = [_pair(r, index) for records in data.values() for index, r in enumerate(records)]
 
     # labels and (seeded, stratified) subsamples per task and split
     task_data: dict[str, dict[str, ProbeLabels]] = {}
@@ -685,12 +694,7 @@ def probe_relations(
     unique = list(dict.fromkeys(p for parts in task_data.values() for part in parts.values() for p in part.pairs))
     row = {pair: index for index, pair in enumerate(unique)}
 
-    if control is None or control is True:
-        control_encoder: AttentionEncoder | None = encoder.random_control(seed)
-    elif control is False:
-        control_encoder = None
-    else:
-        control_encoder = _as_encoder(control)
+    control_encoder = _control_encoder(encoder, control, seed)
     seconds: dict[str, float] = {}
     owners: dict[str, AttentionEncoder] = {"model": encoder}
     if control_encoder is not None:
@@ -726,10 +730,7 @@ def probe_relations(
         selectivity = None
         if "control" in attention_results:
             model, reference = attention_results["model"], attention_results["control"]
-            selectivity = {
-                metric: getattr(model, metric) - getattr(reference, metric)
-                for metric in ("macro_f1", "accuracy", "micro_f1")
-            }
+            selectivity = {metric: getattr(model, metric) - getattr(reference, metric) for metric in METRICS}
         hidden_results = None
         if hidden_states:
             hidden_results = {}
@@ -795,129 +796,9 @@ def probe_datasets(
 ) -> dict[str, ProbeReport]:
     """:func:`probe_relations` on several lexical datasets, sharing one control encoder; keyed by dataset."""
     encoder = _as_encoder(encoder)
-    if control is None or control is True:
-        control = encoder.random_control(seed)
+    control = _control_encoder(encoder, control, seed) or False
     reports = {}
     for dataset in datasets:
         report = probe_relations(encoder, dataset, control=control, data_dir=data_dir, seed=seed, **kwargs)
         reports[report.dataset] = report
     return reports
-
-
-# ---------------------------------------------------------------------------------------------- plots
-def _task(report: ProbeReport, task: str | None) -> TaskReport:
-    if task is None:
-        task = "multiclass" if "multiclass" in report.tasks else next(iter(report.tasks))
-    if task not in report.tasks:
-        raise ValueError(f"the report has no {task!r} task (it has {', '.join(report.tasks)})")
-    return report.tasks[task]
-
-
-def plot_importance(
-    report: ProbeReport, path: str | os.PathLike, task: str | None = "multiclass", *, by: str = "direction"
-) -> Path:
-    """Layer x head heat maps of the attention probe's feature importance: one panel per direction
-    (``by="direction"``, one colour scale) or one panel summed over directions (``by="overall"``)."""
-    from matplotlib.figure import Figure
-
-    if by not in ("direction", "overall"):
-        raise ValueError(f"by must be 'direction' or 'overall', got {by!r}")
-    output_file(path, ".png")
-    part = _task(report, task)
-    importance = part.importance
-    if by == "overall":
-        panels = [("all directions", np.asarray(importance["overall"]))]
-    else:
-        panels = list(zip(importance["directions"], np.asarray(importance["per_direction"])))
-    top = max(float(np.max(values)) for _, values in panels) or 1.0
-    columns = min(len(panels), 3)
-    rows = -(-len(panels) // columns)
-    width = max(2.2, 0.35 * report.n_heads + 1.6)
-    height = max(2.0, 0.3 * report.n_layers + 1.2)
-    figure = Figure(figsize=(width * columns + 1.0, height * rows + 0.6), dpi=120, layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False)
-    image = None
-    for ax, (title, values) in zip(axes.flat, panels):
-        image = ax.imshow(values, aspect="auto", origin="lower", cmap="viridis", vmin=0.0, vmax=top)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("head", fontsize=8)
-        ax.set_ylabel("layer", fontsize=8)
-        ax.set_xticks(range(report.n_heads))
-        ax.set_yticks(range(report.n_layers))
-        ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
-    figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="|standardised coef|")
-    figure.suptitle(f"{report.dataset}: {part.task} attention probe importance ({report.model})", fontsize=10)
-    return save_figure(figure, path)
-
-
-def plot_layer_scores(report: ProbeReport, path: str | os.PathLike, *, metric: str = "macro_f1") -> Path:
-    """Hidden-state probe score per layer (0 = embeddings) for the model and the control, one panel per
-    task, with the attention probes' scores as horizontal lines."""
-    from matplotlib.figure import Figure
-
-    if metric not in ("macro_f1", "micro_f1", "accuracy"):
-        raise ValueError(f"metric must be macro_f1, micro_f1 or accuracy, got {metric!r}")
-    output_file(path, ".png")
-    parts = list(report.tasks.values())
-    if any(part.hidden is None for part in parts):
-        raise ValueError("the report has no hidden-state probes (probe_relations(..., hidden_states=True))")
-    figure = Figure(figsize=(4.6 * len(parts), 3.6), dpi=120)
-    axes = figure.subplots(1, len(parts), squeeze=False)[0]
-    colours = {"model": "tab:blue", "control": "tab:orange"}
-    for ax, part in zip(axes, parts):
-        for owner, results in part.hidden.items():
-            scores = [getattr(r, metric) for r in results]
-            ax.plot(range(len(scores)), scores, marker="o", color=colours.get(owner), label=f"{owner}: hidden states")
-        for owner, result in part.attention.items():
-            ax.axhline(
-                getattr(result, metric), linestyle="--", color=colours.get(owner), label=f"{owner}: attention probe"
-            )
-        ax.set_title(part.task, fontsize=10)
-        ax.set_xticks(range(report.n_layers + 1))
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_ylabel(metric.replace("_", " "))
-        ax.set_ylim(0.0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-    figure.suptitle(f"{report.dataset}: probes per layer ({report.model})", fontsize=10)
-    figure.tight_layout()
-    return save_figure(figure, path)
-
-
-def plot_dendrogram(
-    source: ProbeReport | Mapping[str, Any],
-    path: str | os.PathLike,
-    task: str = "multiclass",
-    *,
-    title: str | None = None,
-) -> Path:
-    """Dendrogram of the relation clustering of a report's ``task`` (or of a :func:`cluster_relations`
-    result), drawn from SciPy's dendrogram coordinates on a matplotlib ``Figure``."""
-    from matplotlib.figure import Figure
-    from scipy.cluster.hierarchy import dendrogram
-
-    output_file(path, ".png")
-    if isinstance(source, ProbeReport):
-        clustering = _task(source, task).clustering
-        if clustering is None:
-            raise ValueError(f"the {task!r} task of the report has no relation clustering (multiclass only)")
-        title = title or f"{source.dataset}: relation types by attention-probe importance ({source.model})"
-    else:
-        clustering = source
-    matrix = np.asarray(clustering["linkage"], dtype=np.float64)
-    labels = [str(label) for label in clustering["labels"]]
-    tree = dendrogram(matrix, labels=labels, no_plot=True)
-    figure = Figure(figsize=(6.4, max(2.0, 0.35 * len(labels) + 1.0)), dpi=120)
-    ax = figure.subplots()
-    for xs, ys in zip(tree["icoord"], tree["dcoord"]):
-        ax.plot(ys, xs, color="tab:blue", linewidth=1.2)  # distance on x, leaves on y
-    ax.set_yticks([5 + 10 * i for i in range(len(tree["ivl"]))])
-    ax.set_yticklabels(tree["ivl"], fontsize=8)
-    ax.set_ylim(0, 10 * len(tree["ivl"]))
-    ax.set_xlabel("cosine distance (average linkage)")
-    ax.set_xlim(left=0.0)
-    ax.set_title(title or "relation clustering", fontsize=9)
-    figure.tight_layout()
-    return save_figure(figure, path)

@@ -14,14 +14,14 @@ Both take the attention weights of one text, ``(layers, heads, tokens, tokens)``
 and columns attended, as :class:`~relemb.attention.encode.EncodedInput` holds them. On top of them,
 :func:`trace` runs an :class:`~relemb.attention.encode.AttentionEncoder` in batches and returns one
 :class:`TokenScores` per input (JSON-ready with :meth:`TokenScores.to_dict`), and
-:func:`plot_token_scores` draws them as a heat map PNG.
+:func:`relemb.attention.plots.plot_token_scores` draws them as a heat map PNG.
 
 Example::
 
     encoder = AttentionEncoder.from_pretrained("minilm")
     scores = trace(encoder, encoder.inputs_from_pairs([("camera", "photographer")]), start="mask")
     scores[0].words()                     # [{'word': '[CLS]', 'tracing': ..., 'rollout': ...}, ...]
-    plot_token_scores(scores, "camera.png")
+    plot_token_scores(scores, "camera.png")   # from relemb.attention.plots
 
 >>> A = np.zeros((2, 1, 4, 4))
 >>> A[1, 0, 3, 2] = A[1, 0, :3, 0] = 1.0          # layer 1: token 3 attends to token 2
@@ -33,23 +33,29 @@ array([1., 0., 0., 0.])
 from __future__ import annotations
 
 import operator
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from relemb._io import output_file, save_figure
-from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput
+from relemb._io import to_jsonable
+from relemb.attention.encode import (
+    CONTINUATION_MARK,
+    AttentionEncoder,
+    AttentionInput,
+    EncodedInput,
+    check_attentions,
+    display_token,
+    word_groups,
+)
+from relemb.choices import check_choice
 
 __all__ = [
     "HEAD_FUSIONS",
     "START_CHOICES",
     "TokenScores",
     "attention_rollout",
-    "plot_token_scores",
     "start_position",
     "token_scores",
     "trace",
@@ -63,21 +69,11 @@ HEAD_FUSIONS = ("mean", "max", "min")
 #: The named start tokens of :func:`trace` (an int position is allowed too).
 START_CHOICES = ("mask", "first", "head", "tail")
 
-#: Marks tokenizers put on sub-tokens: WordPiece continuation, byte-level BPE and SentencePiece word starts.
-_CONTINUATION = "##"
-_WORD_STARTS = ("\u0120", "\u2581")  # "Ġ", "▁"
-
 
 # ----------------------------------------------------------------------------------- pure functions
 def _check_attentions(attentions: Any) -> np.ndarray:
-    array = np.asarray(attentions, dtype=np.float64)
-    if array.ndim != 4:
-        raise ValueError(f"attentions must have shape (layers, heads, tokens, tokens), got shape {array.shape}")
-    layers, heads, rows, columns = array.shape
-    if layers == 0 or heads == 0 or rows == 0:
-        raise ValueError(f"attentions must have at least one layer, head and token, got shape {array.shape}")
-    if rows != columns:
-        raise ValueError(f"attention matrices must be square (tokens, tokens), got shape {array.shape}")
+    """Checked attention probabilities as float64: the shape of :func:`check_attentions`, finite, non-negative."""
+    array = check_attentions(attentions).astype(np.float64, copy=False)
     if not np.all(np.isfinite(array)):
         raise ValueError("attentions contain NaN or infinite values")
     if np.any(array < 0):
@@ -152,14 +148,8 @@ def trace_attention(attentions: np.ndarray, start: int, *, return_layers: bool =
 
 
 def _fuse_and_residual(array: np.ndarray, residual: bool, head_fusion: str) -> np.ndarray:
-    if head_fusion == "mean":
-        fused = array.mean(axis=1)
-    elif head_fusion == "max":
-        fused = array.max(axis=1)
-    elif head_fusion == "min":
-        fused = array.min(axis=1)
-    else:
-        raise ValueError(f"unknown head_fusion {head_fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
+    fuse = {"mean": np.mean, "max": np.max, "min": np.min}[_check_head_fusion(head_fusion)]
+    fused = fuse(array, axis=1)
     if residual:
         fused = 0.5 * fused + 0.5 * np.eye(fused.shape[-1])
     totals = fused.sum(axis=-1, keepdims=True)
@@ -206,43 +196,36 @@ def attention_rollout(
     return scores if return_layers else scores[0]
 
 
-def _display_token(token: str) -> str:
-    for mark in _WORD_STARTS:
-        if token.startswith(mark) and len(token) > len(mark):
-            return token[len(mark) :]
-    return token
+def _check_head_fusion(head_fusion: str) -> str:
+    return check_choice(head_fusion, HEAD_FUSIONS, "head_fusion")
 
 
-def _word_groups(
+def _labelled_words(
     word_ids: Sequence[int | None],
     tokens: Sequence[str],
     text: str | None = None,
     offsets: Any = None,
 ) -> list[tuple[str, list[int]]]:
-    """Consecutive tokens of one word (same non-``None`` word id) as ``(word text, positions)``;
-    special tokens (word id ``None``) stay on their own."""
+    """The words of :func:`~relemb.attention.encode.word_groups` as ``(word text, positions)``: the text
+    under the tokens' ``offsets`` when given, else the tokens joined (a special token keeps its own name)."""
     if len(word_ids) != len(tokens):
         raise ValueError(f"word_ids has {len(word_ids)} entries but there are {len(tokens)} tokens")
     if offsets is not None and (text is None or len(offsets) != len(tokens)):
         offsets = None
-    groups: list[tuple[Any, list[int]]] = []
-    for position, word in enumerate(word_ids):
-        if word is not None and groups and groups[-1][0] == word:
-            groups[-1][1].append(position)
-        else:
-            groups.append((word, [position]))
     labelled = []
-    for word, positions in groups:
+    for group in word_groups(word_ids):
+        positions = list(group)
+        special = word_ids[positions[0]] is None
         label = None
-        if word is not None and offsets is not None:
+        if not special and offsets is not None:
             start = min(int(offsets[p][0]) for p in positions)
             end = max(int(offsets[p][1]) for p in positions)
             if end > start:
                 label = text[start:end]
         if label is None:
-            parts = [_display_token(tokens[positions[0]])]
-            parts += [tokens[p].removeprefix(_CONTINUATION) for p in positions[1:]]
-            label = "".join(parts) if word is not None else tokens[positions[0]]
+            parts = [display_token(tokens[positions[0]])]
+            parts += [tokens[p].removeprefix(CONTINUATION_MARK) for p in positions[1:]]
+            label = tokens[positions[0]] if special else "".join(parts)
         labelled.append((label, positions))
     return labelled
 
@@ -257,8 +240,8 @@ def word_scores(
 ) -> list[tuple[str, float]]:
     """Token scores summed over the sub-tokens of each word, as ``(word, score)`` in text order.
 
-    Tokens with the same word id next to each other form a word; special tokens (word id ``None``:
-    CLS/SEP, <s>/</s>) are entries of their own. The word text is taken from ``text`` when the tokens'
+    The words are those of :func:`~relemb.attention.encode.word_groups`: tokens with the same word id next
+    to each other form a word; special tokens (word id ``None``: CLS/SEP, <s>/</s>) are entries of their own. The word text is taken from ``text`` when the tokens'
     character ``offsets`` are given, otherwise joined from the tokens (dropping WordPiece ``##`` and the
     byte-level BPE ``Ġ`` / SentencePiece ``▁`` word-start marks, so lower-cased or byte-mangled
     tokens stay that way).
@@ -269,7 +252,7 @@ def word_scores(
     values = np.asarray(scores, dtype=np.float64)
     if values.ndim != 1 or len(values) != len(tokens):
         raise ValueError(f"scores must have shape ({len(tokens)},) to match the tokens, got {values.shape}")
-    groups = _word_groups(word_ids, tokens, text, offsets)
+    groups = _labelled_words(word_ids, tokens, text, offsets)
     return [(label, float(values[positions].sum())) for label, positions in groups]
 
 
@@ -311,28 +294,41 @@ class TokenScores:
                 "tracing": float(np.sum(self.tracing[positions])),
                 "rollout": float(np.sum(self.rollout[positions])),
             }
-            for label, positions in _word_groups(self.word_ids, self.tokens, self.text, self.offsets)
+            for label, positions in _labelled_words(self.word_ids, self.tokens, self.text, self.offsets)
         ]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (plain ints, floats, strings and lists), word scores included."""
-        return {
-            "model": self.model,
-            "text": self.text,
-            "pair": None if self.pair is None else list(self.pair),
-            "tokens": list(self.tokens),
-            "start_position": int(self.start_position),
-            "start_token": self.start_token,
-            "head_positions": [int(p) for p in self.head_positions],
-            "tail_positions": [int(p) for p in self.tail_positions],
-            "mask_positions": [int(p) for p in self.mask_positions],
-            "tracing": [float(v) for v in self.tracing],
-            "rollout": [float(v) for v in self.rollout],
-            "tracing_layers": None
-            if self.tracing_layers is None
-            else [[float(v) for v in row] for row in self.tracing_layers],
-            "words": self.words(),
-        }
+        return to_jsonable(
+            {
+                "model": self.model,
+                "text": self.text,
+                "pair": self.pair,
+                "tokens": self.tokens,
+                "start_position": self.start_position,
+                "start_token": self.start_token,
+                "head_positions": self.head_positions,
+                "tail_positions": self.tail_positions,
+                "mask_positions": self.mask_positions,
+                "tracing": self.tracing,
+                "rollout": self.rollout,
+                "tracing_layers": self.tracing_layers,
+                "words": self.words(),
+            }
+        )
+
+
+_NO_MASK_HINT = "use start='first', 'head', 'tail' or a position for a sentence"
+
+
+def _check_start_choice(start: Any) -> None:
+    """A named start is one of :data:`START_CHOICES`; any other start is an int position (its range is
+    checked against each input)."""
+    if isinstance(start, str):
+        if start not in START_CHOICES:
+            raise ValueError(f"unknown start {start!r}; choose one of {', '.join(START_CHOICES)} or a token position")
+    elif isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)):
+        raise ValueError(f"start must be one of {', '.join(START_CHOICES)} or an int position, got {start!r}")
 
 
 def start_position(item: EncodedInput, start: str | int = "mask", *, index: int | None = None) -> int:
@@ -344,14 +340,13 @@ def start_position(item: EncodedInput, start: str | int = "mask", *, index: int 
     where = f"input {index} " if index is not None else ""
     where += f"({item.input.text!r})"
     if isinstance(start, str):
+        _check_start_choice(start)
         if start == "first":
             return 0
         named = {"mask": item.mask_positions, "head": item.head_positions, "tail": item.tail_positions}
-        if start not in named:
-            raise ValueError(f"unknown start {start!r}; choose one of {', '.join(START_CHOICES)} or a token position")
         positions = named[start]
         if len(positions) == 0:
-            hint = "; use start='first', 'head', 'tail' or a position for a sentence" if start == "mask" else ""
+            hint = f"; {_NO_MASK_HINT}" if start == "mask" else ""
             raise ValueError(f"{where} has no {start} token{hint}")
         return int(positions[0])
     try:
@@ -413,20 +408,12 @@ def trace(
     ``start`` is checked on every input before the model runs where it can be (a missing mask).
     """
     inputs = list(inputs)
-    if isinstance(start, str):
-        if start not in START_CHOICES:
-            raise ValueError(f"unknown start {start!r}; choose one of {', '.join(START_CHOICES)} or a token position")
-        if start == "mask":
-            for index, item in enumerate(inputs):
-                if isinstance(item, AttentionInput) and not item.mask:
-                    raise ValueError(
-                        f"input {index} ({item.text!r}) has no mask token; "
-                        "use start='first', 'head', 'tail' or a position for a sentence"
-                    )
-    elif isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)):
-        raise ValueError(f"start must be one of {', '.join(START_CHOICES)} or an int position, got {start!r}")
-    if head_fusion not in HEAD_FUSIONS:
-        raise ValueError(f"unknown head_fusion {head_fusion!r}; choose one of {', '.join(HEAD_FUSIONS)}")
+    _check_start_choice(start)
+    if start == "mask":
+        for index, item in enumerate(inputs):
+            if isinstance(item, AttentionInput) and not item.mask:
+                raise ValueError(f"input {index} ({item.text!r}) has no mask token; {_NO_MASK_HINT}")
+    _check_head_fusion(head_fusion)
     results: list[TokenScores] = []
     for index, item in enumerate(encoder.encode(inputs, batch_size=batch_size, show_progress_bar=show_progress_bar)):
         results.append(
@@ -440,104 +427,3 @@ def trace(
             )
         )
     return results
-
-
-# ---------------------------------------------------------------------------------------- plotting
-#: Tick label colours of the marked tokens.
-_COLOURS = {"start": "tab:red", "head": "tab:blue", "tail": "tab:green"}
-
-
-def _label_ticks(axes: Any, item: TokenScores) -> None:
-    labels = [_display_token(token) for token in item.tokens]
-    axes.set_xticks(range(item.n_tokens))
-    axes.set_xticklabels(labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
-    head, tail = set(item.head_positions), set(item.tail_positions)
-    for position, tick in enumerate(axes.get_xticklabels()):
-        if position == item.start_position:
-            tick.set_color(_COLOURS["start"])
-            tick.set_fontweight("bold")
-        elif position in head:
-            tick.set_color(_COLOURS["head"])
-        elif position in tail:
-            tick.set_color(_COLOURS["tail"])
-
-
-def _heat_map(axes: Any, values: np.ndarray, row_labels: list[str], item: TokenScores, title: str) -> Any:
-    image = axes.imshow(values, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(float(values.max()), 1e-12))
-    axes.set_yticks(range(len(row_labels)))
-    axes.set_yticklabels(row_labels, fontsize=8)
-    _label_ticks(axes, item)
-    axes.set_title(title, fontsize=9, loc="left")
-    if values.shape[1] <= 40 and values.shape[0] <= 16:
-        threshold = 0.6 * float(values.max())
-        for row in range(values.shape[0]):
-            for column in range(values.shape[1]):
-                value = float(values[row, column])
-                label = f"{value:.2f}"
-                axes.text(
-                    column,
-                    row,
-                    label[1:] if label.startswith("0.") else label,
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color="black" if value > threshold else "white",
-                )
-    return image
-
-
-def plot_token_scores(
-    scores: TokenScores | Sequence[TokenScores],
-    path: str | os.PathLike,
-    *,
-    title: str | None = None,
-    layers: bool = False,
-) -> Path:
-    """Draw token scores as a heat map PNG at ``path`` and return the path.
-
-    One panel per input, tokens on the x axis, rows ``tracing`` and ``rollout``; with ``layers=True``
-    (one input only) one row per layer of tracing instead, the top layer first. The start token's
-    label is red and bold, the head word's tokens blue, the tail word's green.
-
-    The file is written atomically (a temporary file in the same folder, renamed into place); missing
-    parent folders are created; a ``path`` that is an existing folder raises ``IsADirectoryError``.
-    """
-    items = [scores] if isinstance(scores, TokenScores) else list(scores)
-    if not items:
-        raise ValueError("no token scores to plot")
-    for index, item in enumerate(items):
-        if not isinstance(item, TokenScores):
-            raise TypeError(f"item {index} is a {type(item).__name__}, not TokenScores")
-    if layers:
-        if len(items) != 1:
-            raise ValueError(f"layers=True plots one input, got {len(items)}")
-        if items[0].tracing_layers is None:
-            raise ValueError("these scores have no tracing_layers; compute them with trace() or token_scores()")
-    target = output_file(path, ".png")
-
-    from matplotlib.figure import Figure
-
-    width = min(40.0, max(6.0, 0.42 * max(item.n_tokens for item in items) + 2.0))
-    if layers:
-        n_rows = items[0].tracing_layers.shape[0]
-        heights = [0.32 * n_rows + 1.6]
-    else:
-        heights = [2.3] * len(items)
-    figure = Figure(figsize=(width, sum(heights) + (0.4 if title else 0.0)), dpi=120)
-    grid = figure.subplots(len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
-    for axes, item in zip(grid[:, 0], items):
-        what = " ".join(item.pair) if item.pair else item.text
-        panel = f"{what} | start: {_display_token(item.start_token)!s} (red); head blue, tail green"
-        if layers:
-            values = item.tracing_layers[::-1]
-            n = values.shape[0]
-            row_labels = [f"layer {n - 1 - r}" for r in range(n)]
-            image = _heat_map(axes, values, row_labels, item, f"tracing per layer | {panel}")
-            axes.set_ylabel("traced to the input of", fontsize=8)
-        else:
-            image = _heat_map(axes, np.stack([item.tracing, item.rollout]), ["tracing", "rollout"], item, panel)
-        figure.colorbar(image, ax=axes, fraction=0.025, pad=0.01)
-    if title:
-        figure.suptitle(title, fontsize=11)
-    figure.tight_layout()
-    return save_figure(figure, target)
