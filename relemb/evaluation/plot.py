@@ -5,6 +5,9 @@ is installed (``umap``). Datasets: a lexical relation dataset (colour = relation
 relational-similarity set such as ``semeval2012``/``starter`` (its positive pairs; colour = parent class
 by default, or the relation type with ``level="relation"``).
 
+The figure is drawn on a ``matplotlib.figure.Figure`` of its own (no pyplot, so no global figure state and
+no backend to choose; the PNG is rendered by Agg) and written atomically with :func:`relemb._io.save_figure`.
+
 Example::
 
     from relemb import RelBERT
@@ -17,20 +20,20 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from relemb._io import atomic_output
+from relemb._io import output_file, save_figure
+from relemb.choices import check_choice
 from relemb.data import load_labelled_pairs
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs, pair_matrix
+from relemb.pairs import Pair, check_pair
 
 __all__ = ["PROJECTIONS", "PlotResult", "plot_relation_space", "project_2d"]
 
-PROJECTIONS = ("tsne", "pca", "umap")
-
-Pair = tuple[str, str]
+#: The 2-D projections of :func:`project_2d`.
+PROJECTIONS: tuple[str, ...] = ("tsne", "pca", "umap")
 
 
 def project_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
@@ -39,8 +42,7 @@ def project_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> n
     >>> project_2d(np.eye(4), "pca").shape
     (4, 2)
     """
-    if method not in PROJECTIONS:
-        raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")
+    check_choice(method, PROJECTIONS, "projection")
     embeddings = np.asarray(embeddings, dtype=np.float32)
     if embeddings.ndim != 2 or len(embeddings) < 3:
         raise ValueError(f"need at least 3 embeddings to project, got shape {embeddings.shape}")
@@ -64,7 +66,11 @@ def project_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> n
 
 @dataclass
 class PlotResult:
-    """Where the plot went and what it shows."""
+    """Where the plot went and what it shows.
+
+    >>> PlotResult("space.png", n_pairs=24, n_relations=3, method="pca").to_dict()["n_relations"]
+    3
+    """
 
     path: str
     n_pairs: int
@@ -76,6 +82,7 @@ class PlotResult:
 
 
 def _colours(n: int) -> list[Any]:
+    """``n`` distinct colours: tab10, tab20, or evenly spaced on gist_ncar beyond 20."""
     import matplotlib
 
     if n <= 10:
@@ -105,22 +112,31 @@ def plot_relation_space(
     Args:
         dataset: a lexical dataset (``BLESS``... or a file/folder), ``semeval2012``/``starter`` (or a file
             of relation records), or a list of ``((head, tail), label)``.
-        output: the PNG path (written atomically; parent folders are created).
+        output: the PNG path (written atomically; parent folders are created; a folder is refused).
         method: ``tsne`` | ``pca`` | ``umap`` (umap needs umap-learn).
         max_pairs: at most this many pairs are plotted (a seeded random sample of unique pairs).
+
+    >>> import tempfile, pathlib
+    >>> class Toy:                                   # any model with get_embedding(pairs, ...)
+    ...     def get_embedding(self, pairs, batch_size=64, show_progress_bar=None):
+    ...         return np.array([[len(h), len(t), 1.0] for h, t in pairs])
+    >>> pairs = [(("cat", "animal"), "hyper"), (("oak", "tree"), "hyper"), (("wheel", "car"), "mero"),
+    ...          (("petal", "flower"), "mero")]
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> result = plot_relation_space(Toy(), pairs, pathlib.Path(folder.name) / "space.png", method="pca")
+    >>> result.n_pairs, result.n_relations
+    (4, 2)
+    >>> folder.cleanup()
     """
-    if method not in PROJECTIONS:
-        raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")
+    check_choice(method, PROJECTIONS, "projection")
     if max_pairs < 3:
         raise ValueError(f"max_pairs must be at least 3, got {max_pairs}")
-    output = Path(output)
-    if output.suffix.lower() != ".png":
-        raise ValueError(f"the plot is written as PNG: give an output path ending in .png, got {str(output)!r}")
+    output = output_file(output, ".png")
     if isinstance(dataset, (str, os.PathLike)):
         labelled = load_labelled_pairs(dataset, split, data_dir, level)
         label = os.fspath(dataset)
     else:
-        labelled = [(tuple(pair), str(tag)) for pair, tag in dataset]
+        labelled = [(check_pair(pair, index), str(tag)) for index, (pair, tag) in enumerate(dataset)]
         label = "pairs"
     labelled = list(dict.fromkeys(labelled))  # unique (pair, label)
     if len(labelled) < 3:
@@ -132,35 +148,29 @@ def plot_relation_space(
     embeddings = embed_pairs(model, pairs, batch_size, show_progress_bar)
     points = project_2d(pair_matrix(embeddings, pairs), method, seed)
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     names = sorted({tag for _, tag in labelled})
     colours = _colours(len(names))
     tags = np.array([tag for _, tag in labelled])
-    figure, axes = plt.subplots(figsize=(9, 6.5), dpi=120)
-    try:
-        for name, colour in zip(names, colours):
-            chosen = tags == name
-            axes.scatter(
-                points[chosen, 0], points[chosen, 1], s=10, color=colour, label=f"{name} ({chosen.sum()})", alpha=0.8
-            )
-        axes.set_title(title or f"{label} ({split}): {len(pairs)} pairs, {method.upper()}")
-        axes.set_xticks([])
-        axes.set_yticks([])
-        axes.legend(
-            loc="center left",
-            bbox_to_anchor=(1.01, 0.5),
-            fontsize=8,
-            markerscale=2,
-            frameon=False,
-            ncol=1 if len(names) <= 25 else 2,
+    figure = Figure(figsize=(9, 6.5), dpi=120)
+    axes = figure.subplots()
+    for name, colour in zip(names, colours):
+        chosen = tags == name
+        axes.scatter(
+            points[chosen, 0], points[chosen, 1], s=10, color=colour, label=f"{name} ({chosen.sum()})", alpha=0.8
         )
-        figure.tight_layout()
-        with atomic_output(output) as temporary:
-            figure.savefig(temporary, format="png", bbox_inches="tight")
-    finally:
-        plt.close(figure)
+    axes.set_title(title or f"{label} ({split}): {len(pairs)} pairs, {method.upper()}")
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.legend(
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        fontsize=8,
+        markerscale=2,
+        frameon=False,
+        ncol=1 if len(names) <= 25 else 2,
+    )
+    figure.tight_layout()
+    save_figure(figure, output)
     return PlotResult(path=str(output), n_pairs=len(pairs), n_relations=len(names), method=method)
