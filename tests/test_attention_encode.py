@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from relemb.attention.encode import AttentionEncoder, AttentionInput, is_random_label
+from relemb.attention.encode import (
+    AttentionEncoder,
+    AttentionInput,
+    check_attentions,
+    display_token,
+    is_random_label,
+    word_groups,
+)
 from relemb.prompts import TEMPLATES
 
 
@@ -61,6 +68,65 @@ def test_random_labels():
         True,
         False,
         False,
+    ]
+
+
+# -------------------------------------------------------------------------------------- word groups
+def test_word_groups_are_runs_of_consecutive_tokens():
+    # [CLS] play ##ing dog [SEP]
+    assert word_groups([None, 0, 0, 1, None]) == [(0,), (1, 2), (3,), (4,)]
+    # every special token is a word of its own, also next to another one
+    assert word_groups([None, None, 0, None]) == [(0,), (1,), (2,), (3,)]
+    # a word id that comes back after other tokens is another word (a second text is numbered from 0 again)
+    assert word_groups([None, 0, 1, None, 0, 0, None]) == [(0,), (1,), (2,), (3,), (4, 5), (6,)]
+    assert word_groups([0, 1, 0]) == [(0,), (1,), (2,)]
+    # a special token between two tokens of the same id splits them
+    assert word_groups([3, None, 3]) == [(0,), (1,), (2,)]
+    assert word_groups(np.array([0, 0, 1])) == [(0, 1), (2,)]  # numpy ids
+    assert word_groups([]) == []
+    with pytest.raises(TypeError, match="position 1"):
+        word_groups([0, "1"])
+    with pytest.raises(TypeError, match="position 0"):
+        word_groups([True, True])
+
+
+def test_word_groups_cover_every_token_once_in_order():
+    ids = [None, 0, 0, 1, 2, 2, 2, None, 0, 1, 1, None]
+    groups = word_groups(ids)
+    assert [p for group in groups for p in group] == list(range(len(ids)))
+    for group in groups:
+        assert len({ids[p] for p in group}) == 1
+        assert list(group) == list(range(group[0], group[-1] + 1))
+
+
+@pytest.mark.parametrize("which", ["bert_encoder", "roberta_encoder"])
+def test_word_groups_of_encoded_prompts_join_sub_tokens(which, request):
+    encoder = request.getfixturevalue(which)
+    (item,) = encoder.encode(encoder.inputs_from_pairs([("sunflowers", "photographer")]))
+    groups = word_groups(item.word_ids)
+    special = set(item.special_positions.tolist())
+    assert [g for g in groups if g[0] in special] == [(p,) for p in sorted(special)]
+    head = [g for g in groups if set(g) & set(item.head_positions.tolist())]
+    assert head == [tuple(item.head_positions.tolist())]  # the head word's sub-tokens form one word
+    spans = item.offsets[list(head[0])]
+    assert item.input.text[spans[:, 0].min() : spans[:, 1].max()] == "sunflowers"
+
+
+def test_check_attentions_and_display_token():
+    a = np.full((2, 3, 4, 4), 0.25, dtype=np.float32)
+    assert check_attentions(a) is a  # no copy, dtype kept
+    with pytest.raises(ValueError, match="shape"):
+        check_attentions(a[0])
+    with pytest.raises(ValueError, match="square"):
+        check_attentions(np.ones((1, 1, 2, 3)))
+    with pytest.raises(ValueError, match="at least one"):
+        check_attentions(np.ones((0, 1, 2, 2)))
+    assert [display_token(t) for t in ("\u0120cat", "\u2581cat", "##s", "\u0120", "[SEP]")] == [
+        "cat",
+        "cat",
+        "##s",
+        "\u0120",
+        "[SEP]",
     ]
 
 

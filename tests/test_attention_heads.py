@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from relemb.attention import heads as H
-from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput
+from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, word_groups
 from relemb.attention.heads import (
+    HEAD_DIRECTIONS,
     STATISTICS,
     HeadStatistics,
     analyze_heads,
@@ -159,6 +160,16 @@ def test_word_level_attention_sums_attended_and_averages_attending():
         word_level_attention(np.full((3, 3), 1 / 3), [None, 0])
 
 
+def test_word_level_attention_groups_consecutive_tokens_only():
+    # two texts numbered from 0 each ([CLS] a b [SEP] a [SEP]): the two "word 0" are different words
+    ids = [None, 0, 1, None, 0, None]
+    words, groups = word_level_attention(np.full((6, 6), 1 / 6), ids)
+    assert groups == word_groups(ids) == [(0,), (1,), (2,), (3,), (4,), (5,)]
+    np.testing.assert_allclose(words, 1 / 6)
+    _, groups = word_level_attention(np.full((5, 5), 0.2), [None, 4, 4, 4, None])
+    assert groups == [(0,), (1, 2, 3), (4,)]
+
+
 # ------------------------------------------------------------------------------------- distances
 def test_js_distances_zero_on_diagonal_symmetric_and_match_scipy():
     from scipy.spatial.distance import jensenshannon
@@ -233,6 +244,9 @@ def test_relation_accuracy_hits_misses_and_relations():
     assert data["tail_to_head"]["per_relation"]["mero"]["best_head"] == {"layer": 0, "head": 1, "accuracy": 1.0}
     with pytest.raises(ValueError):
         head_relation_accuracy([item, item], ["hyper"])
+    assert HEAD_DIRECTIONS == ("tail_to_head", "head_to_tail") and set(data) == set(HEAD_DIRECTIONS)
+    with pytest.raises(ValueError, match="unknown direction 'forward'; choose one of tail_to_head, head_to_tail"):
+        result.accuracy("forward")
 
 
 def test_relation_accuracy_at_word_level_and_repeated_tail():
@@ -330,7 +344,9 @@ def test_plots_and_json_written_atomically(bert_report, tmp_path):
     for path in written:
         assert path.read_bytes()[:8] == PNG_MAGIC
     saved = tiny_report.save(folder / "report.json")
-    assert json.loads(saved.read_text())["model"] == tiny_report.model
+    text = saved.read_text(encoding="utf-8")
+    assert text.endswith("\n") and "NaN" not in text
+    assert json.loads(text) == json.loads(json.dumps(tiny_report.to_dict(), allow_nan=False))
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["back.png", "map.png", "relations.png", "report.json", "stats.png"]  # no temporary files
     with pytest.raises(IsADirectoryError):

@@ -140,6 +140,24 @@ def test_word_scores_sum_sub_tokens_and_keep_special_tokens():
         word_scores(np.ones(3), [None, 0, None, None], ["a", "b", "c", "d"])
 
 
+def test_word_scores_use_the_word_groups_of_word_level_attention():
+    from relemb.attention.heads import word_level_attention
+
+    # a second text numbered from 0 again: its word 0 is another word, as in word-level attention
+    tokens = ["[CLS]", "photo", "##grapher", "[SEP]", "photo", "[SEP]"]
+    ids = [None, 0, 0, None, 0, None]
+    scores = np.array([0.1, 0.2, 0.3, 0.1, 0.2, 0.1])
+    words = word_scores(scores, ids, tokens)
+    assert words == [("[CLS]", 0.1), ("photographer", 0.5), ("[SEP]", 0.1), ("photo", 0.2), ("[SEP]", 0.1)]
+    _, groups = word_level_attention(np.full((6, 6), 1 / 6), ids)
+    assert [list(g) for g in groups] == [w["positions"] for w in _scores(tokens, ids, scores).words()]
+
+
+def _scores(tokens, ids, values) -> TokenScores:
+    n = len(tokens)
+    return TokenScores("photographer photo", tokens, 0, tokens[0], values, values, [], [], [], ids, np.zeros((1, n)))
+
+
 def test_doctests():
     import relemb.attention.tracing as module
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -59,6 +60,32 @@ def test_plot_writes_a_png_with_legend(tmp_path):
     for colour in [(31, 119, 180), (255, 127, 14), (44, 160, 44)]:
         assert any(sum(abs(a - b) for a, b in zip(colour, c)) < 12 for c in present)
     assert not list(tmp_path.glob("sub/.*"))  # no temporary file left
+    assert result.path == str(out)
+
+
+def test_plot_uses_no_pyplot(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import matplotlib.pyplot raises
+    result = plot_relation_space(ClusterModel(), LABELLED, tmp_path / "space.png", method="pca")
+    assert (tmp_path / "space.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and result.n_relations == 3
+    monkeypatch.undo()
+    assert plt.get_fignums() == before == []  # no figure registered with pyplot
+
+
+def test_plot_checks_pairs_and_paths(tmp_path):
+    with pytest.raises(ValueError, match="bad pair at index 1"):
+        plot_relation_space(
+            ClusterModel(), [(("a1", "x"), "r"), (("a2", ""), "r"), (("b1", "y"), "s")], tmp_path / "x.png"
+        )
+    with pytest.raises(TypeError, match="item at index 0 is not a \\(head, tail\\) pair"):
+        plot_relation_space(ClusterModel(), [(("a1",), "r")] * 3, tmp_path / "x.png")
+    with pytest.raises(IsADirectoryError):
+        plot_relation_space(ClusterModel(), LABELLED, tmp_path)
+    with pytest.raises(ValueError, match="unknown projection 'mds'; choose one of tsne, pca, umap"):
+        plot_relation_space(ClusterModel(), LABELLED, tmp_path / "x.png", method="mds")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plot_subsamples_and_reads_files(tmp_path):
