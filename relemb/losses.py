@@ -71,6 +71,13 @@ def relation_masks(
     Returns:
         ``(is_anchor, positive, negative)``: ``(m,)`` which anchor rows are positives (real anchors),
         and two ``(m, n)`` boolean masks.
+
+    >>> from relemb.samplers import encode_label
+    >>> labels = torch.tensor([encode_label(0, True, 0), encode_label(0, True, 1), encode_label(0, False, 2),
+    ...                        encode_label(1, True, 3)])
+    >>> is_anchor, positive, negative = relation_masks(labels)
+    >>> is_anchor.tolist(), positive[0].tolist(), negative[0].tolist()
+    ([True, True, False, True], [False, True, False, False], [False, False, True, True])
     """
     relation, is_positive, pair = decode_labels(labels)
     valid = relation >= 0
@@ -120,6 +127,12 @@ def relation_nce(
     For anchor ``i`` and positive ``j``: ``-log(exp(s_ij/t) / (exp(s_ij/t) + sum_n exp(s_in/t)))``;
     with ``loob=True`` (InfoLOOB) the positive is left out of the denominator. Anchors without any
     negative are skipped. Returns 0 (with a gradient) when no (anchor, positive) pair exists.
+
+    >>> from relemb.samplers import encode_label
+    >>> emb = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> labels = torch.tensor([encode_label(r, True, i) for i, r in enumerate([0, 0, 1, 1])])
+    >>> round(relation_nce(emb, labels, temperature=1.0).item(), 4)   # log(1 + 2 / e): two negatives
+    0.5514
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -154,7 +167,14 @@ def relation_triplet(
     anchor_rows: Tensor | None = None,
 ) -> Tensor:
     """Batch-all triplet loss ``max(0, ||a - p|| - ||a - n|| + margin)`` (Euclidean), averaged over every
-    valid (anchor, positive, negative) triplet. The margin is *added* (the reference subtracts it)."""
+    valid (anchor, positive, negative) triplet. The margin is *added* (the reference subtracts it).
+
+    >>> from relemb.samplers import encode_label
+    >>> emb = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]])
+    >>> labels = torch.tensor([encode_label(0, True, 0), encode_label(0, True, 1), encode_label(0, False, 2)])
+    >>> relation_triplet(emb, labels, margin=5.0, anchor_rows=torch.tensor([0])).item()   # 1 - 3 + 5
+    3.0
+    """
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     if anchor_rows is None:
@@ -200,7 +220,15 @@ def _gather(embeddings: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]
 
 class _RelationLoss(nn.Module):
     """Shared trainer plumbing: embed the pair column once, gather across devices, add the optional
-    classification term; subclasses define :meth:`contrast`."""
+    classification term; subclasses define :meth:`contrast`.
+
+    The options every relation loss takes (keyword-only):
+
+    - ``negative_augmentation``: positives of other relations are negatives (default on);
+    - ``classification``: add SBERT's classification term (``--classification_loss``);
+    - ``classification_negatives``: random negatives per anchor in that term (8);
+    - ``gather_across_devices``: under DDP, use the rows of every process as negatives (default on).
+    """
 
     component = "loss"
 
@@ -288,6 +316,10 @@ class _RelationLoss(nn.Module):
         """The loss's own trainable weights (the classification head), without the model's."""
         return {key: value for key, value in self.state_dict().items() if "model" not in key.split(".")}
 
+    def get_config_dict(self) -> dict[str, Any]:
+        """The options of the loss (sentence-transformers shows them in the model card)."""
+        return {"negative_augmentation": self.negative_augmentation, "classification": self.head is not None}
+
 
 class RelationNCELoss(_RelationLoss):
     """RelBERT's InfoNCE (journal 2023 recipe), the default loss of ``relemb-train``.
@@ -296,11 +328,12 @@ class RelationNCELoss(_RelationLoss):
         model: the ``SentenceTransformer`` (``relbert.encoder``).
         temperature: tau of ``exp(cos / tau)``; 0.05 as in RelBERT (= ST's ``scale=20``).
         loob: InfoLOOB (the positive left out of the denominator).
-        negative_augmentation: positives of other relations are negatives (default on).
         parent_groups: relation index -> parent class index; when given, a parent-level term is added
             (positives of the same parent class attract, positives of other parent classes repel).
-        classification: add SBERT's classification term (``--classification-loss``).
-        gather_across_devices: under DDP, use the rows of every process as negatives.
+        options: the options of every relation loss: ``negative_augmentation`` (default on),
+            ``classification`` (SBERT's classification term, ``--classification_loss``),
+            ``classification_negatives`` (8), ``gather_across_devices`` (under DDP, the rows of every
+            process are negatives; default on).
 
     Example::
 
@@ -314,21 +347,12 @@ class RelationNCELoss(_RelationLoss):
         temperature: float = 0.05,
         *,
         loob: bool = False,
-        negative_augmentation: bool = True,
         parent_groups: Sequence[int] | None = None,
-        classification: bool = False,
-        classification_negatives: int = 8,
-        gather_across_devices: bool = True,
+        **options: Any,
     ) -> None:
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        super().__init__(
-            model,
-            negative_augmentation=negative_augmentation,
-            classification=classification,
-            classification_negatives=classification_negatives,
-            gather_across_devices=gather_across_devices,
-        )
+        super().__init__(model, **options)
         self.temperature = float(temperature)
         self.loob = bool(loob)
         groups = None if parent_groups is None else torch.as_tensor(list(parent_groups), dtype=torch.long)
@@ -362,15 +386,21 @@ class RelationNCELoss(_RelationLoss):
         return {
             "temperature": self.temperature,
             "loob": self.loob,
-            "negative_augmentation": self.negative_augmentation,
             "parent_level": self.parent_groups is not None,
-            "classification": self.head is not None,
+            **super().get_config_dict(),
         }
 
 
 class RelationTripletLoss(_RelationLoss):
     """RelBERT's triplet loss (EMNLP 2021) with the margin sign fixed and in-batch negatives from other
     relations: ``max(0, ||a - p|| - ||a - n|| + margin)`` over every valid triplet of the batch.
+
+    Args:
+        model: the ``SentenceTransformer`` (``relbert.encoder``).
+        margin: the Euclidean margin (>= 0).
+        options: the options of every relation loss, as for :class:`RelationNCELoss`
+            (``negative_augmentation``, ``classification``, ``classification_negatives``,
+            ``gather_across_devices``).
 
     Example::
 
@@ -381,21 +411,11 @@ class RelationTripletLoss(_RelationLoss):
         self,
         model: Any,
         margin: float = 1.0,
-        *,
-        negative_augmentation: bool = True,
-        classification: bool = False,
-        classification_negatives: int = 8,
-        gather_across_devices: bool = True,
+        **options: Any,
     ) -> None:
         if margin < 0:
             raise ValueError(f"margin must be >= 0, got {margin}")
-        super().__init__(
-            model,
-            negative_augmentation=negative_augmentation,
-            classification=classification,
-            classification_negatives=classification_negatives,
-            gather_across_devices=gather_across_devices,
-        )
+        super().__init__(model, **options)
         self.margin = float(margin)
 
     def contrast(self, embeddings: Tensor, labels: Tensor, anchor_rows: Tensor) -> dict[str, Tensor]:
@@ -410,8 +430,4 @@ class RelationTripletLoss(_RelationLoss):
         }
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {
-            "margin": self.margin,
-            "negative_augmentation": self.negative_augmentation,
-            "classification": self.head is not None,
-        }
+        return {"margin": self.margin, **super().get_config_dict()}

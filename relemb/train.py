@@ -6,12 +6,15 @@ dataset first (a bad argument fails before a model is loaded), then builds
 - the model (:func:`build_model`): a :class:`relemb.RelBERT` whose ``encoder`` the trainer trains;
 - the rows (:func:`build_datasets`): one ``(pair, label)`` row per positive and negative pair of every
   relation, batched by :class:`relemb.samplers.RelationBatchSampler`;
-- the loss (:func:`build_loss`): :class:`relemb.losses.RelationNCELoss` or ``RelationTripletLoss``;
+- the loss (:func:`build_loss`): :class:`relemb.losses.RelationNCELoss` or ``RelationTripletLoss``, built
+  once from the :class:`~relemb.train_config.LossArguments`; a learned prompt (``--prompt``) is
+  optimised on this same loss module before the trainer fine-tunes with it;
 - the evaluators (:func:`build_evaluators`): RelBERT's SemEval-2012 validation questions plus any
-  analogy validation sets, scored after every epoch; the best epoch is kept;
+  analogy validation sets, scored after every epoch (:class:`relemb.evaluation.ValidationEvaluator`);
+  the best epoch is kept;
 
-and writes the final model (with its model card), ``results.json`` and the checkpoints to
-``output_dir``.
+and writes the final model (with its model card), ``results.json`` (a :class:`relemb.results.RunResult`
+of task ``train``) and the checkpoints to ``output_dir``.
 
 Example::
 
@@ -29,18 +32,16 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from sentence_transformers import SentenceTransformerTrainer
-from sentence_transformers.base.evaluation import SequentialEvaluator
 
 from relemb.checkpoint import RelBERTConfig
 from relemb.data import (
@@ -49,12 +50,14 @@ from relemb.data import (
     load_analogy,
     load_relation_similarity,
     parent_of,
+    record_sources,
     semeval_validation_questions,
 )
-from relemb.evaluation import AnalogyEvaluator, evaluate_analogy
+from relemb.evaluation import AnalogyEvaluator, ValidationEvaluator, evaluate_analogy
 from relemb.losses import RelationNCELoss, RelationTripletLoss
 from relemb.model import RelBERT
 from relemb.prompt_learning import PromptLearningArguments, learn_prompt
+from relemb.results import DatasetSource, RunResult
 from relemb.samplers import LABEL_COLUMN, RelationBatchSampler, encode_label
 from relemb.train_config import (
     SEMEVAL_SELECTION_METRIC,
@@ -87,18 +90,33 @@ SEMEVAL_VALIDATION_NAME = "semeval2012_validation"
 # ------------------------------------------------------------------------------------------- data
 @dataclass
 class TrainingData:
-    """Everything :func:`train` needs from the data side, loaded and checked before any model."""
+    """The training rows and what the losses need to know about them, plus (from :func:`build_datasets`)
+    the validation and test questions and where every dataset file came from.
 
-    dataset: Any  # datasets.Dataset with columns "pair" ([head, tail]) and "label" ([relation, polarity, pair])
+    Attributes:
+        dataset: a ``datasets.Dataset`` with columns ``pair`` (``[head, tail]``) and ``label``
+            (``[relation, polarity, pair]``, :func:`relemb.samplers.encode_label`).
+        relations: the relation types, by relation index.
+        parents: the parent classes, by parent index.
+        parent_groups: the parent index of each relation (``--parent_contrast``).
+        validation: model-selection questions by metric name.
+        test: test questions by dataset name.
+        excluded: relation types left out (``--exclude_relations``).
+        sources: the :class:`~relemb.results.DatasetSource` of every file read (``results.json``).
+    """
+
+    dataset: Any
     relations: list[str]
     parents: list[str]
     parent_groups: list[int]
     validation: dict[str, list[AnalogyQuestion]] = field(default_factory=dict)
     test: dict[str, list[AnalogyQuestion]] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)
+    sources: list[DatasetSource] = field(default_factory=list)
 
     @property
     def n_pairs(self) -> int:
+        """The number of training rows (word pairs, positives and negatives)."""
         return len(self.dataset)
 
 
@@ -107,9 +125,10 @@ def select_relations(records: list[RelationRecord], exclude: list[str]) -> tuple
 
     Returns the kept records and the excluded relation types; an unknown name is a ``ValueError``.
 
-    >>> rs = [RelationRecord(t, [("a", "b")], []) for t in ("1/a", "1/b", "8/d")]
-    >>> [r.relation_type for r in select_relations(rs, ["1"])[0]]
-    ['8/d']
+    >>> rs = [RelationRecord(t, [("a", "b")], []) for t in ("1/a", "1/b", "8/d", "8/e")]
+    >>> kept, excluded = select_relations(rs, ["1"])
+    >>> [r.relation_type for r in kept], excluded
+    (['8/d', '8/e'], ['1/a', '1/b'])
     """
     types = [r.relation_type for r in records]
     parents = sorted({parent_of(t) for t in types}, key=lambda p: (len(p), p))
@@ -127,18 +146,30 @@ def select_relations(records: list[RelationRecord], exclude: list[str]) -> tuple
     return kept, excluded
 
 
-def records_to_dataset(records: list[RelationRecord]) -> tuple[Any, list[str], list[str], list[int]]:
-    """One row per pair: ``{"pair": [head, tail], "label": [relation, polarity, pair_id]}``.
+def records_to_dataset(records: Sequence[RelationRecord]) -> TrainingData:
+    """The training rows of ``records`` (the one row builder of training and prompt learning): one row per
+    positive and negative pair, ``{"pair": [head, tail], "label": [relation, polarity, pair_id]}``.
 
-    Returns ``(dataset, relation types, parent classes, parent index of each relation)``. The same word pair
-    gets the same ``pair_id`` wherever it appears, so the losses can refuse it as a false negative.
+    Returns a :class:`TrainingData` with the rows, the relation types, the parent classes and the parent
+    index of each relation. The same word pair gets the same ``pair_id`` wherever it appears, so the
+    losses can refuse it as a false negative.
 
-    >>> ds, rels, parents, groups = records_to_dataset([RelationRecord("1/a", [("x", "y")], [("y", "x")])])
-    >>> ds["label"], rels, parents, groups
-    ([[0, 1, 0], [0, 0, 1]], ['1/a'], ['1'], [0])
+    >>> data = records_to_dataset([RelationRecord("1/a", [("x", "y")], [("y", "x")]),
+    ...                            RelationRecord("2/b", [("y", "x")], [])])
+    >>> list(data.dataset["label"]), data.relations, data.parents, data.parent_groups
+    ([[0, 1, 0], [0, 0, 1], [1, 1, 1]], ['1/a', '2/b'], ['1', '2'], [0, 1])
     """
     from datasets import Dataset
 
+    records = list(records)
+    if not records:
+        raise ValueError("training needs relations; got an empty list of records")
+    for index, record in enumerate(records):
+        if not isinstance(record, RelationRecord):
+            raise TypeError(
+                "records must be relemb.data.RelationRecord objects (load_relation_similarity), "
+                f"got {type(record).__name__} at index {index}"
+            )
     pair_ids: dict[tuple[str, str], int] = {}
     pairs: list[list[str]] = []
     labels: list[list[int]] = []
@@ -155,7 +186,7 @@ def records_to_dataset(records: list[RelationRecord]) -> tuple[Any, list[str], l
                 pairs.append([pair[0], pair[1]])
                 labels.append(encode_label(index, polarity, pid))
     dataset = Dataset.from_dict({"pair": pairs, LABEL_COLUMN: labels})
-    return dataset, relations, parents, parent_groups
+    return TrainingData(dataset, relations, parents, parent_groups)
 
 
 def _validation_records(data_args: DataArguments) -> list[RelationRecord] | None:
@@ -166,34 +197,42 @@ def _validation_records(data_args: DataArguments) -> list[RelationRecord] | None
 
 
 def build_datasets(data_args: DataArguments) -> TrainingData:
-    """Load and check every dataset of a run: training relations, validation questions, test questions.
+    """Load and check every dataset of a run: training relations, validation questions, test questions;
+    ``sources`` records where each file came from.
 
     Raises ``DatasetNotFoundError``/``DataFormatError``/``ValueError`` naming the problem.
+
+    >>> data = build_datasets(DataArguments(data="starter", test_datasets=["starter"]))
+    >>> len(data.relations), list(data.validation), [(s.name, s.split) for s in data.sources][:2]
+    (24, ['starter_relations_validation'], [('starter', 'train'), ('starter', 'validation')])
     """
-    records = load_relation_similarity(data_args.data, "train", data_dir=data_args.data_dir)
-    kept, excluded = select_relations(records, data_args.exclude_relations)
-    for record in kept:
-        if len(record.positives) < 2:
-            raise ValueError(
-                f"relation {record.relation_type!r} of {data_args.data!r} has {len(record.positives)} positive pair(s); "
-                "contrastive training needs at least 2 per relation"
-            )
-    dataset, relations, parents, groups = records_to_dataset(kept)
-    validation: dict[str, list[AnalogyQuestion]] = {}
-    valid_records = _validation_records(data_args)
-    if valid_records is not None:
-        valid_records = [r for r in valid_records if r.relation_type not in excluded]
-        validation[_relations_validation_name(data_args)] = semeval_validation_questions(valid_records)
-    for name in data_args.eval_datasets:
-        validation[_metric_name(name, "validation")] = load_analogy(name, "validation", data_dir=data_args.data_dir)
-    test = {name: load_analogy(name, "test", data_dir=data_args.data_dir) for name in data_args.test_datasets}
+    with record_sources() as sources:
+        records = load_relation_similarity(data_args.data, "train", data_dir=data_args.data_dir)
+        kept, excluded = select_relations(records, data_args.exclude_relations)
+        for record in kept:
+            if len(record.positives) < 2:
+                raise ValueError(
+                    f"relation {record.relation_type!r} of {data_args.data!r} has {len(record.positives)} positive "
+                    "pair(s); contrastive training needs at least 2 per relation"
+                )
+        data = records_to_dataset(kept)
+        valid_records = _validation_records(data_args)
+        if valid_records is not None:
+            valid_records = [r for r in valid_records if r.relation_type not in excluded]
+            data.validation[_relations_validation_name(data_args)] = semeval_validation_questions(valid_records)
+        for name in data_args.eval_datasets:
+            questions = load_analogy(name, "validation", data_dir=data_args.data_dir)
+            data.validation[_metric_name(name, "validation")] = questions
+        data.test = {name: load_analogy(name, "test", data_dir=data_args.data_dir) for name in data_args.test_datasets}
+    data.excluded = excluded
+    data.sources = list(sources)
     logger.info(
         "training on %d relations (%d pairs)%s",
-        len(relations),
-        len(dataset),
+        len(data.relations),
+        data.n_pairs,
         f", excluding {len(excluded)}: {', '.join(excluded)}" if excluded else "",
     )
-    return TrainingData(dataset, relations, parents, groups, validation, test, excluded)
+    return data
 
 
 def _relations_validation_name(data_args: DataArguments) -> str:
@@ -212,7 +251,12 @@ def _metric_name(dataset: str, split: str) -> str:
 
 # ------------------------------------------------------------------------------------------ model
 def build_model(model_args: ModelArguments, device: str | None = None) -> RelBERT:
-    """The relation model to train: ``model_args.base_model`` with the template, pooling and max length."""
+    """The relation model to train: ``model_args.base_model`` with the template, pooling and max length.
+
+    Example::
+
+        model = build_model(ModelArguments(base_model="minilm", template="a", pooling="mask"))
+    """
     return RelBERT.from_pretrained(
         model_args.base_model,
         template=model_args.template,
@@ -222,45 +266,47 @@ def build_model(model_args: ModelArguments, device: str | None = None) -> RelBER
     )
 
 
-def build_loss(loss_args: LossArguments, model: RelBERT, data: TrainingData) -> torch.nn.Module:
-    """The loss module named by ``loss_args.loss`` on ``model.encoder``."""
-    if loss_args.loss == "nce":
-        return RelationNCELoss(
-            model.encoder,
-            temperature=loss_args.temperature,
-            loob=loss_args.loob,
-            negative_augmentation=loss_args.negative_augmentation,
-            parent_groups=data.parent_groups if loss_args.parent_contrast else None,
-            classification=loss_args.classification_loss,
-        )
+def build_loss(loss_args: LossArguments, model: RelBERT, data: TrainingData | None = None) -> torch.nn.Module:
+    """The loss module of ``loss_args`` (every option of it) on ``model.encoder``: the one loss factory of
+    fine-tuning and prompt learning.
+
+    ``data`` (:func:`build_datasets` or :func:`records_to_dataset`) gives the parent classes of the
+    relations; it is needed only with ``parent_contrast``.
+
+    Example::
+
+        data = records_to_dataset(load_relation_similarity("starter"))
+        loss = build_loss(LossArguments(loss="nce", temperature=0.1, parent_contrast=True), model, data)
+    """
+    options = dict(
+        negative_augmentation=loss_args.negative_augmentation,
+        classification=loss_args.classification_loss,
+    )
     if loss_args.loss == "triplet":
-        return RelationTripletLoss(
-            model.encoder,
-            margin=loss_args.margin,
-            negative_augmentation=loss_args.negative_augmentation,
-            classification=loss_args.classification_loss,
-        )
-    raise ValueError(f"unknown loss {loss_args.loss!r}")
-
-
-class ValidationEvaluator(SequentialEvaluator):
-    """The model-selection evaluator: every validation set's accuracy plus their mean
-    (``validation_mean_accuracy``, logged as ``eval_validation_mean_accuracy``)."""
-
-    def __init__(self, evaluators: list[AnalogyEvaluator]) -> None:
-        super().__init__(evaluators, main_score_function=lambda scores: float(np.mean(scores)))
-
-    def __call__(
-        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
-    ) -> dict[str, float]:
-        results = super().__call__(model, output_path, epoch, steps)
-        results["validation_mean_accuracy"] = results.pop("sequential_score")
-        self.primary_metric = "validation_mean_accuracy"
-        return results
+        return RelationTripletLoss(model.encoder, margin=loss_args.margin, **options)
+    if loss_args.loss != "nce":
+        raise ValueError(f"unknown loss {loss_args.loss!r}")
+    parent_groups = None
+    if loss_args.parent_contrast:
+        if data is None:
+            raise ValueError(
+                "parent_contrast needs the parent classes of the relations: pass the TrainingData of "
+                "relemb.train.build_datasets or relemb.train.records_to_dataset(records), not bare rows"
+            )
+        parent_groups = data.parent_groups
+    return RelationNCELoss(
+        model.encoder, temperature=loss_args.temperature, loob=loss_args.loob, parent_groups=parent_groups, **options
+    )
 
 
 def build_evaluators(data: TrainingData, batch_size: int = 64) -> ValidationEvaluator | None:
-    """One :class:`~relemb.evaluation.AnalogyEvaluator` per validation set, wrapped for model selection."""
+    """One :class:`~relemb.evaluation.AnalogyEvaluator` per validation set, wrapped in a
+    :class:`~relemb.evaluation.ValidationEvaluator` for model selection; ``None`` without validation sets.
+
+    >>> evaluator = build_evaluators(build_datasets(DataArguments(data="starter")))
+    >>> [e.name for e in evaluator.evaluators], evaluator.primary_metric
+    (['starter_relations_validation'], 'validation_mean_accuracy')
+    """
     if not data.validation:
         return None
     evaluators = [AnalogyEvaluator(qs, name=name, batch_size=batch_size) for name, qs in data.validation.items()]
@@ -305,11 +351,29 @@ class RelationTrainer(SentenceTransformerTrainer):
 # ------------------------------------------------------------------------------------------ train
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the trained model, the ``results.json`` content and where it is saved."""
+    """What :func:`train` returns: the trained model, the run's :class:`~relemb.results.RunResult` (what
+    ``results.json`` holds; read it back with ``RunResult.load``) and where everything is saved.
+
+    Example::
+
+        result = train(model_args, data_args, loss_args, training_args)
+        result.run_result.scores["test"]        # {"starter": 0.41}
+        result.run_result.details["best_checkpoint"]
+        result.results["test"]                  # the same, in the flat view
+    """
 
     model: RelBERT
-    results: dict[str, Any]
+    run_result: RunResult
     output_dir: str
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """A flat view of :attr:`run_result`: ``validation`` and ``test`` (the scores), the model fields
+        (``base_model``, ``template``, ``pooling``, ...), ``recipe`` (the arguments) and the details
+        (``best_checkpoint``, ``best_metric``, ``global_steps``, ``train_seconds``, ``train_loss``,
+        ``history``)."""
+        run = self.run_result
+        return {**run.model, "recipe": run.arguments, **run.details, **run.scores}
 
 
 def _resolve_resume(value: str | bool | None, output_dir: str) -> str | None:
@@ -362,12 +426,6 @@ def recipe(
     }
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def train(
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -380,12 +438,24 @@ def train(
 ) -> TrainResult:
     """Fine-tune, select the best epoch, score the test sets, save everything to ``training_args.output_dir``.
 
-    With ``prompt_args.prompt`` ``autoprompt`` or ``ptuning``, a prompt is learned first with the encoder frozen
-    (on the same rows and loss), replacing the template; ``prompt_args.prompt_only`` stops there (no encoder
-    fine-tuning).
+    The loss is built once from ``loss_args`` (:func:`build_loss`). With ``prompt_args.prompt`` ``autoprompt``
+    or ``ptuning``, a prompt is learned first with the encoder frozen, on the same rows and that same loss
+    module (every option of ``loss_args``), replacing the template; the trainer then fine-tunes with it.
+    ``prompt_args.prompt_only`` stops after prompt learning (no encoder fine-tuning).
 
     ``training_args.resume_from_checkpoint`` (``"last"`` or a checkpoint folder) continues a killed run;
-    ``callbacks`` are ``transformers.TrainerCallback`` objects passed to the trainer.
+    ``callbacks`` are ``transformers.TrainerCallback`` objects passed to the trainer. Process 0 writes the
+    model and ``results.json`` (a :class:`~relemb.results.RunResult`, task ``train``).
+
+    Example::
+
+        result = train(
+            ModelArguments(base_model="minilm"),
+            DataArguments(data="starter", test_datasets=["starter"]),
+            LossArguments(loss="nce", temperature=0.1),
+            RelationTrainingArguments(output_dir="out", num_train_epochs=2),
+            prompt_args=PromptLearningArguments(prompt="autoprompt", prompt_iterations=20),
+        )
     """
     output_dir = str(training_args.output_dir)
     resume = _resolve_resume(training_args.resume_from_checkpoint, output_dir)
@@ -408,12 +478,11 @@ def train(
         )
     start = time.perf_counter()
     model = build_model(model_args, device=device)
+    loss = build_loss(loss_args, model, data)  # one loss module: prompt learning and fine-tuning
     prompt_info = None
     if learn:
-        prompt_args.prompt_loss = loss_args.loss  # the same objective as fine-tuning
-        learn_prompt(model, data.dataset, prompt_args)  # encoder frozen inside; sets model.template
+        learn_prompt(model, data, prompt_args, loss=loss)  # encoder frozen inside; sets model.template
         prompt_info = model.config.training.get("prompt_learning")
-    loss = build_loss(loss_args, model, data)
     config = model.config
     config.training = recipe(model_args, data_args, loss_args, training_args, data)
     if prompt_info is not None:
@@ -431,33 +500,43 @@ def train(
     train_output = None if prompt_only else trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.perf_counter() - start
 
-    results: dict[str, Any] = {
-        "base_model": config.base_model,
-        "template": model.template,
-        "pooling": model.pooling,
-        "recipe": config.training,
+    details = {
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "best_metric": trainer.state.best_metric,
         "global_steps": trainer.state.global_step,
         "train_seconds": round(train_seconds, 1),
         "train_loss": None if train_output is None else train_output.training_loss,
         "history": [entry for entry in trainer.state.log_history if any(k.startswith("eval_") for k in entry)],
-        "validation": {},
-        "test": {},
     }
+    scores: dict[str, dict[str, float]] = {"validation": {}, "test": {}}
     if trainer.is_world_process_zero():
         model.encoder.eval()
         if evaluator is not None:
-            scores = evaluator(model.encoder)
-            results["validation"] = {k: v for k, v in scores.items()}
+            scores["validation"] = dict(evaluator(model.encoder))
         for name, questions in data.test.items():
             result = evaluate_analogy(model, questions, "test", name=name, show_progress_bar=False)
-            results["test"][name] = result.accuracy
+            scores["test"][name] = result.accuracy
         config.results = {
-            **{f"{k}": round(v, 4) for k, v in results["validation"].items()},
-            **{f"{name}_test_accuracy": round(v, 4) for name, v in results["test"].items()},
+            **{f"{k}": round(v, 4) for k, v in scores["validation"].items()},
+            **{f"{name}_test_accuracy": round(v, 4) for name, v in scores["test"].items()},
         }
+    run_result = RunResult.create(
+        "train",
+        scores,
+        model={
+            "base_model": config.base_model,
+            "template": model.template,
+            "pooling": model.pooling,
+            "max_length": model.max_length,
+            "output_dir": output_dir,
+        },
+        datasets=data.sources,
+        arguments=config.training,
+        seconds=time.perf_counter() - start,
+        details=details,
+    )
+    if trainer.is_world_process_zero():
         model.save_pretrained(output_dir)
-        _write_json(Path(output_dir) / RESULTS_FILE, results)
+        run_result.save(Path(output_dir) / RESULTS_FILE)
         logger.info("saved the trained model and %s to %s", RESULTS_FILE, output_dir)
-    return TrainResult(model=model, results=results, output_dir=output_dir)
+    return TrainResult(model=model, run_result=run_result, output_dir=output_dir)

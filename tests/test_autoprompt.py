@@ -16,11 +16,11 @@ from relemb.prompt_learning import (
     candidate_vocabulary,
     hotflip_candidates,
     learn_autoprompt,
-    relation_rows,
     trigger_positions,
 )
 from relemb.prompts import render_prompt
 from relemb.testing import ToyDirectionLoss as ToyLoss
+from relemb.train import records_to_dataset
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,8 +38,8 @@ def records():
 
 
 def toy_objective(model, records) -> PromptObjective:
-    pairs, labels = relation_rows(records)
-    return PromptObjective(model, ToyLoss(model.encoder), pairs, labels, batch_size=10_000)
+    rows = records_to_dataset(records).dataset
+    return PromptObjective(model, ToyLoss(model.encoder), rows["pair"], rows["label"], batch_size=10_000)
 
 
 def backbone_state(model) -> dict[str, torch.Tensor]:
@@ -83,13 +83,21 @@ def test_arguments_parse_next_to_training_arguments(tmp_path):
         ({"prompt": "autoprompt", "prompt_n1": 0, "prompt_n2": 0, "prompt_n3": 0}, "at least one trigger"),
         ({"prompt_n2": -1}, "prompt_n2 must be an integer >= 0"),
         ({"prompt_candidates": 0}, "prompt_candidates must be an integer >= 1"),
-        ({"prompt_loss": "mse"}, "unknown prompt loss 'mse'"),
         ({"prompt_lr": 0.0}, "prompt_lr must be > 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         PromptLearningArguments(**kwargs)
+
+
+def test_no_loss_option_of_its_own():
+    """The prompt is learned on the fine-tuning loss (LossArguments): no second list of losses."""
+    import dataclasses
+
+    assert all("loss" not in f.name for f in dataclasses.fields(PromptLearningArguments))
+    with pytest.raises(TypeError, match="prompt_loss"):
+        PromptLearningArguments(prompt_loss="nce")
 
 
 # ------------------------------------------------------------------------------------ layout

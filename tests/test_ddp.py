@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from relemb.results import RunResult
+
 GATHER_CHECK = textwrap.dedent(
     """
     import json, os, sys
@@ -112,10 +114,10 @@ def test_relemb_train_under_torchrun_with_two_cpu_processes(tiny_bert_path, tmp_
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    results = json.loads((out / "results.json").read_text())
-    assert results["recipe"]["world_size"] == 2
+    results = RunResult.load(out / "results.json")  # written once, by process 0
+    assert results.task == "train" and results.arguments["world_size"] == 2
     # 384 starter rows in 64-row batches = 6 batches, dealt to 2 processes: 3 optimizer steps per epoch
-    assert results["global_steps"] == 3
-    assert 0.0 <= results["test"]["starter"] <= 1.0
+    assert results.details["global_steps"] == 3
+    assert 0.0 <= results.scores["test"]["starter"] <= 1.0
     assert (out / "model.safetensors").is_file()
     assert done.stdout.count("| starter | test |") == 1  # only rank 0 reports

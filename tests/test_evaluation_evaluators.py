@@ -1,4 +1,4 @@
-"""relemb.evaluation.evaluators: the AnalogyEvaluator as a sentence-transformers evaluator."""
+"""relemb.evaluation.evaluators: the AnalogyEvaluator and the model-selection ValidationEvaluator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from relemb.data import AnalogyQuestion, load_relation_similarity, semeval_validation_questions
 from relemb.evaluation.analogy import evaluate_analogy
-from relemb.evaluation.evaluators import AnalogyEvaluator
+from relemb.evaluation.evaluators import AnalogyEvaluator, ValidationEvaluator
 
 QUESTIONS = [
     AnalogyQuestion(("tokyo", "japan"), (("paris", "france"), ("puppy", "dog"), ("hot", "cold")), 0),
@@ -85,3 +85,16 @@ def test_trainer_logs_eval_prefixed_key(tiny_model, tmp_path):
     assert "eval_semeval2012_validation_accuracy" in metrics
     direct = evaluator(tiny_model.encoder)["semeval2012_validation_accuracy"]
     assert metrics["eval_semeval2012_validation_accuracy"] == pytest.approx(direct)
+
+
+def test_validation_evaluator_reports_every_set_and_their_mean(tmp_path):
+    stem, good, bad = [1.0, 0.0], [0.9, 0.1], [0.0, 1.0]
+    vectors = {("a", "b"): stem, ("c", "d"): good, ("e", "f"): bad}
+    right = AnalogyEvaluator([AnalogyQuestion(("a", "b"), (("e", "f"), ("c", "d")), 1)], name="right")
+    wrong = AnalogyEvaluator([AnalogyQuestion(("a", "b"), (("c", "d"), ("e", "f")), 1)], name="wrong")
+    evaluator = ValidationEvaluator([right, wrong])
+    assert evaluator.primary_metric == "validation_mean_accuracy"
+    metrics = evaluator(FakeEncoder(vectors), output_path=str(tmp_path), epoch=1, steps=3)
+    assert metrics == {"right_accuracy": 1.0, "wrong_accuracy": 0.0, "validation_mean_accuracy": 0.5}
+    assert evaluator.primary_metric == "validation_mean_accuracy"
+    assert (tmp_path / "analogy_evaluation_right_results.csv").is_file()

@@ -227,6 +227,22 @@ def test_loss_rejects_wrong_inputs(tiny_model):
         RelationNCELoss(tiny_model.encoder, temperature=-1)
     with pytest.raises(ValueError, match="margin"):
         RelationTripletLoss(tiny_model.encoder, margin=-0.5)
+    with pytest.raises(TypeError, match="margin"):
+        RelationNCELoss(tiny_model.encoder, margin=1.0)  # an option of the other loss is not silently dropped
+
+
+def test_config_dicts_name_every_option(tiny_model):
+    nce = RelationNCELoss(tiny_model.encoder, 0.1, loob=True, parent_groups=[0, 0], negative_augmentation=False)
+    assert nce.get_config_dict() == {
+        "temperature": 0.1,
+        "loob": True,
+        "parent_level": True,
+        "negative_augmentation": False,
+        "classification": False,
+    }
+    triplet = RelationTripletLoss(tiny_model.encoder, 0.5, classification=True, gather_across_devices=False)
+    assert triplet.get_config_dict() == {"margin": 0.5, "negative_augmentation": True, "classification": True}
+    assert not triplet.gather_across_devices and triplet.classification_negatives == 8
 
 
 def test_loss_over_sampler_batches_is_finite(tiny_model):

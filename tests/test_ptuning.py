@@ -9,6 +9,7 @@ from torch import nn
 
 from relemb import RelBERT
 from relemb.data import RelationRecord, load_relation_similarity
+from relemb.losses import RelationNCELoss, RelationTripletLoss
 from relemb.prompt_learning import (
     PromptEncoder,
     PromptLearningArguments,
@@ -16,11 +17,13 @@ from relemb.prompt_learning import (
     PTuning,
     TriggerLayout,
     add_prompt_tokens,
+    learn_autoprompt,
     learn_prompt,
     learn_ptuning,
-    relation_rows,
 )
 from relemb.testing import ToyDirectionLoss as ToyLoss
+from relemb.train import records_to_dataset
+from relemb.train_config import LossArguments
 
 PAIRS = [("camera", "photographer"), ("oak", "tree"), ("puppy", "dog"), ("tokyo", "japan")]
 
@@ -49,8 +52,8 @@ def records():
 
 
 def toy_objective(model, records, loss=ToyLoss) -> PromptObjective:
-    pairs, labels = relation_rows(records)
-    return PromptObjective(model, loss(model.encoder), pairs, labels, batch_size=10_000)
+    rows = records_to_dataset(records).dataset
+    return PromptObjective(model, loss(model.encoder), rows["pair"], rows["label"], batch_size=10_000)
 
 
 # ------------------------------------------------------------------------------------ building blocks
@@ -66,13 +69,14 @@ def test_prompt_encoder_is_a_bilstm_mlp_with_gradients():
         PromptEncoder(n_tokens=0, dim=6)
 
 
-def test_relation_rows_label_pairs_once_and_batches_keep_relations(tiny_bert_path):
+def test_training_rows_label_pairs_once_and_batches_keep_relations(tiny_bert_path):
     records = [
         RelationRecord("1/a", [("a", "b"), ("c", "d")], [("e", "f")]),
         RelationRecord("1/b", [("e", "f"), ("g", "h")], []),
         RelationRecord("2/a", [("i", "j"), ("k", "l")], [("a", "b")]),
     ]
-    pairs, labels = relation_rows(records)
+    rows = records_to_dataset(records).dataset  # the trainer's rows are the prompt's rows
+    pairs, labels = [tuple(p) for p in rows["pair"]], list(rows["label"])
     assert len(pairs) == 8
     assert labels[2] == [0, 0, 2] and labels[3] == [1, 1, 2]  # ("e", "f") is one pair in two relations
     assert labels[7] == [2, 0, 0]
@@ -86,8 +90,9 @@ def test_relation_rows_label_pairs_once_and_batches_keep_relations(tiny_bert_pat
             assert (batch_labels[:, 0] == relation).sum() == sum(1 for label in labels if label[0] == relation)
         seen += batch_pairs
     assert sorted(seen) == sorted(pairs)
+    assert PromptObjective.from_records(model, records, loss=ToyLoss(model.encoder)).pairs == pairs
     with pytest.raises(ValueError, match="empty list of records"):
-        relation_rows([])
+        PromptObjective.from_records(model, [])
 
 
 @pytest.mark.parametrize("n", [(2, 3, 2), (0, 2, 0)])
@@ -183,8 +188,7 @@ def test_learn_prompt_dispatches_by_kind(tiny_bert_path, records):
     # the trainer's rows (relemb.train.build_datasets(...).dataset) work as well
     from datasets import Dataset
 
-    pairs, labels = relation_rows(records)
-    rows = Dataset.from_dict({"pair": [list(p) for p in pairs], "label": labels})
+    rows = records_to_dataset(records).dataset
     again = RelBERT.from_pretrained(tiny_bert_path, device="cpu")
     assert learn_prompt(again, rows, args).template == "<subj> <relemb_p0> <obj> <mask>"
     with pytest.raises(ValueError, match="columns 'pair' and 'label'"):
@@ -194,6 +198,57 @@ def test_learn_prompt_dispatches_by_kind(tiny_bert_path, records):
     other = RelBERT.from_pretrained(tiny_bert_path, device="cpu")
     with pytest.raises(ValueError, match="different model"):
         learn_ptuning(other, toy_objective(model, records), args)
+
+
+def test_prompts_are_learned_on_the_loss_they_are_given(tiny_bert_path, records, monkeypatch):
+    seen = []
+    original = PromptObjective.__init__
+
+    def objective_init(self, model, loss, *args, **kwargs):
+        seen.append(loss)
+        original(self, model, loss, *args, **kwargs)
+
+    monkeypatch.setattr(PromptObjective, "__init__", objective_init)
+    args = PromptLearningArguments(prompt="ptuning", prompt_n1=0, prompt_n2=1, prompt_n3=0, prompt_iterations=1)
+    model = RelBERT.from_pretrained(tiny_bert_path, device="cpu")
+
+    learn_prompt(model, records, args)  # default: LossArguments(), RelBERT's nce
+    assert isinstance(seen[-1], RelationNCELoss) and seen[-1].temperature == 0.05 and seen[-1].parent_groups is None
+    options = LossArguments(
+        loss="nce",
+        temperature=0.3,
+        loob=True,
+        negative_augmentation=False,
+        parent_contrast=True,
+        classification_loss=True,
+    )
+    learn_ptuning(model, records, args, loss=options)  # every option, the parent classes from the records
+    nce = seen[-1]
+    assert nce.temperature == 0.3 and nce.loob and not nce.negative_augmentation and nce.head is not None
+    assert nce.parent_groups.tolist() == records_to_dataset(records).parent_groups
+    assert model.config.training["prompt_learning"]["loss"] == {"name": "RelationNCELoss", **nce.get_config_dict()}
+
+    other = RelBERT.from_pretrained(tiny_bert_path, device="cpu")
+    autoprompt = PromptLearningArguments(
+        prompt="autoprompt", prompt_n1=0, prompt_n2=1, prompt_n3=0, prompt_iterations=1, prompt_candidates=1
+    )
+    learn_autoprompt(other, records, autoprompt, loss=LossArguments(loss="triplet", margin=0.25))
+    assert isinstance(seen[-1], RelationTripletLoss) and seen[-1].margin == 0.25
+    module = RelationTripletLoss(other.encoder, margin=2.0)
+    learn_prompt(other, records, autoprompt, loss=module)  # a ready module is used as it is
+    assert seen[-1] is module
+
+    # the objective's value follows the options
+    default = PromptObjective.from_records(other, records).full_loss()
+    assert PromptObjective.from_records(other, records, loss=LossArguments(temperature=0.3)).full_loss() != default
+
+    rows = records_to_dataset(records).dataset  # bare rows know no parent classes
+    with pytest.raises(ValueError, match="parent_contrast needs the parent classes"):
+        learn_prompt(other, rows, args, loss=LossArguments(parent_contrast=True))
+    with pytest.raises(ValueError, match="carries its own loss"):
+        learn_ptuning(other, toy_objective(other, records), args, loss=LossArguments())
+    with pytest.raises(TypeError, match="LossArguments"):
+        learn_prompt(other, records, args, loss="nce")
 
 
 @pytest.mark.slow

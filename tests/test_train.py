@@ -13,11 +13,17 @@ from safetensors.torch import load_file
 
 from relemb import RelBERT
 from relemb.data import DatasetNotFoundError, RelationRecord, load_relation_similarity
+from relemb.evaluation import ValidationEvaluator
+from relemb.losses import RelationNCELoss, RelationTripletLoss
+from relemb.prompt_learning import PromptLearningArguments, PromptObjective
+from relemb.results import RunResult
 from relemb.train import (
     LOSS_HEAD_FILE,
     RESULTS_FILE,
+    TrainingData,
     build_datasets,
     build_evaluators,
+    build_loss,
     records_to_dataset,
     select_relations,
     train,
@@ -50,11 +56,18 @@ def test_records_to_dataset_rows_and_shared_pair_ids():
         RelationRecord("1/a", [("x", "y"), ("u", "v")], [("y", "x")]),
         RelationRecord("2/b", [("x", "y"), ("p", "q")], []),
     ]
-    dataset, relations, parents, groups = records_to_dataset(records)
+    data = records_to_dataset(records)
+    assert isinstance(data, TrainingData)
+    dataset = data.dataset
     assert dataset.column_names == ["pair", "label"]
     assert dataset["pair"][0] == ["x", "y"]
     assert list(dataset["label"]) == [[0, 1, 0], [0, 1, 1], [0, 0, 2], [1, 1, 0], [1, 1, 3]]
-    assert relations == ["1/a", "2/b"] and parents == ["1", "2"] and groups == [0, 1]
+    assert data.relations == ["1/a", "2/b"] and data.parents == ["1", "2"] and data.parent_groups == [0, 1]
+    assert data.n_pairs == 5 and not data.validation and not data.test and not data.sources
+    with pytest.raises(ValueError, match="empty list of records"):
+        records_to_dataset([])
+    with pytest.raises(TypeError, match="RelationRecord objects"):
+        records_to_dataset([{"relation_type": "1/a", "positives": [["a", "b"]], "negatives": []}])
 
 
 def test_select_relations_by_type_and_parent_class():
@@ -80,7 +93,16 @@ def test_build_datasets_loads_everything_up_front():
     )
     assert len(data.test["starter"]) == 96
     evaluator = build_evaluators(data)
+    assert isinstance(evaluator, ValidationEvaluator)
     assert [e.name for e in evaluator.evaluators] == ["starter_relations_validation", "starter_validation"]
+    # where every file came from, for results.json: train and validation relations, analogy validation, test
+    assert [(s.name, s.split, Path(s.location).name) for s in data.sources] == [
+        ("starter", "train", "train.jsonl"),
+        ("starter", "validation", "valid.jsonl"),
+        ("starter", "validation", "analogy_valid.jsonl"),
+        ("starter", "test", "analogy_test.jsonl"),
+    ]
+    assert all(s.source == "bundled" and s.sha256 for s in data.sources)
 
     excluded = build_datasets(DataArguments(data="starter", exclude_relations=[train_records[0].parent]))
     key = "starter_relations_validation"
@@ -113,27 +135,173 @@ def test_train_end_to_end_writes_model_results_and_card(tiny_bert_path, tmp_path
             training_args(out),
         )
     assert "Error while generating model card" not in caplog.text
-    results = json.loads((out / RESULTS_FILE).read_text())
-    assert results["best_checkpoint"].startswith(str(out / "checkpoint-"))
-    history = [h["eval_validation_mean_accuracy"] for h in results["history"]]
-    assert len(history) == 2 and results["best_metric"] == pytest.approx(max(history))
-    assert 0.0 <= results["test"]["starter"] <= 1.0
-    assert results["validation"]["validation_mean_accuracy"] == pytest.approx(results["best_metric"])
-    assert results["recipe"]["loss"] == "nce" and results["recipe"]["relations"] == 24
+    # results.json is a RunResult (the results schema relemb-eval writes too)
+    run = RunResult.load(out / RESULTS_FILE)
+    assert run.task == "train" and run == result.run_result
+    details, scores = run.details, run.scores
+    assert details["best_checkpoint"].startswith(str(out / "checkpoint-"))
+    history = [h["eval_validation_mean_accuracy"] for h in details["history"]]
+    assert len(history) == 2 and details["best_metric"] == pytest.approx(max(history))
+    assert details["global_steps"] > 0 and details["train_loss"] > 0 and details["train_seconds"] > 0
+    assert set(scores) == {"validation", "test"}
+    assert 0.0 <= scores["test"]["starter"] <= 1.0
+    assert scores["validation"]["validation_mean_accuracy"] == pytest.approx(details["best_metric"])
+    assert run.arguments["loss"] == "nce" and run.arguments["relations"] == 24
+    assert run.model["base_model"] == tiny_bert_path and run.model["pooling"] == "mask"
+    assert run.model["max_length"] == 64 and run.model["output_dir"] == str(out)
+    assert [(s.split, Path(s.location).name) for s in run.datasets] == [
+        ("train", "train.jsonl"),
+        ("validation", "valid.jsonl"),
+        ("test", "analogy_test.jsonl"),
+    ]
+    assert run.versions["relemb"] and run.seconds >= details["train_seconds"]
+    # the flat view callers (relemb-train's table) read
+    assert result.results["test"] == scores["test"] and result.results["validation"] == scores["validation"]
+    assert result.results["best_checkpoint"] == details["best_checkpoint"]
+    assert result.results["recipe"] == run.arguments and result.results["template"] == run.model["template"]
 
     model = RelBERT.from_pretrained(out, device="cpu")
     assert model.pooling == "mask" and model.template.startswith("Today, I finally")
     assert model.config.training["learning_rate"] == 1e-3
-    assert model.config.results["starter_test_accuracy"] == pytest.approx(results["test"]["starter"], abs=1e-4)
+    assert model.config.results["starter_test_accuracy"] == pytest.approx(scores["test"]["starter"], abs=1e-4)
     card = (out / "README.md").read_text()
     assert "## Training" in card and "## Results" in card and "starter_test_accuracy" in card
     # the best checkpoint is what was saved as the final model
-    best = weights(results["best_checkpoint"])
+    best = weights(details["best_checkpoint"])
     final = weights(out)
     assert all(torch.equal(best[k], final[k]) for k in best)
     # checkpoints are loadable relemb models too
-    assert RelBERT.from_pretrained(results["best_checkpoint"], device="cpu").pooling == "mask"
+    assert RelBERT.from_pretrained(details["best_checkpoint"], device="cpu").pooling == "mask"
     assert result.model.encoder is not None
+
+
+# ------------------------------------------------------------------------- one loss for prompt and fine-tuning
+#: every option of LossArguments, off its default
+NCE_OPTIONS = dict(
+    loss="nce", temperature=0.2, loob=True, negative_augmentation=False, parent_contrast=True, classification_loss=True
+)
+TRIPLET_OPTIONS = dict(loss="triplet", margin=0.3, negative_augmentation=False, classification_loss=True)
+
+
+@pytest.fixture
+def captured_losses(monkeypatch):
+    """The loss module of every PromptObjective and every RelationTrainer built during the test, in order."""
+    import relemb.train as train_module
+
+    seen: dict[str, list] = {"objective": [], "trainer": []}
+    original = PromptObjective.__init__
+
+    def objective_init(self, model, loss, *args, **kwargs):
+        seen["objective"].append(loss)
+        original(self, model, loss, *args, **kwargs)
+
+    class Trainer(train_module.RelationTrainer):
+        def __init__(self, *args, **kwargs):
+            seen["trainer"].append(kwargs["loss"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(PromptObjective, "__init__", objective_init)
+    monkeypatch.setattr(train_module, "RelationTrainer", Trainer)
+    return seen
+
+
+def assert_loss_has(module, options: dict, parent_groups: list[int]) -> None:
+    """``module`` is the loss ``options`` (a LossArguments dict) asks for, with every option set."""
+    if options["loss"] == "nce":
+        assert isinstance(module, RelationNCELoss)
+        assert module.temperature == options["temperature"] and module.loob == options["loob"]
+        assert module.parent_groups is not None and module.parent_groups.tolist() == parent_groups
+    else:
+        assert isinstance(module, RelationTripletLoss)
+        assert module.margin == options["margin"]
+    assert module.negative_augmentation == options["negative_augmentation"]
+    assert (module.head is not None) == options["classification_loss"]
+
+
+@pytest.mark.parametrize(
+    "options, kind, prompt_only",
+    [(NCE_OPTIONS, "autoprompt", True), (TRIPLET_OPTIONS, "ptuning", False)],
+    ids=["nce-autoprompt", "triplet-ptuning-then-fine-tuning"],
+)
+def test_every_loss_option_reaches_the_prompt_objective(
+    tiny_bert_path, tmp_path, captured_losses, options, kind, prompt_only
+):
+    out = tmp_path / "run"
+    prompt = PromptLearningArguments(
+        prompt=kind, prompt_only=prompt_only, prompt_iterations=1, prompt_candidates=2, prompt_batch_size=10_000
+    )
+    result = train(
+        ModelArguments(base_model=tiny_bert_path),
+        DataArguments(data="starter"),
+        LossArguments(**options),
+        training_args(out, num_train_epochs=1),
+        prompt_args=prompt,
+    )
+    parent_groups = build_datasets(DataArguments(data="starter")).parent_groups
+    assert len(captured_losses["objective"]) == 1 and len(captured_losses["trainer"]) == 1
+    (learned_on,) = captured_losses["objective"]
+    assert_loss_has(learned_on, options, parent_groups)
+    assert learned_on is captured_losses["trainer"][0]  # the prompt is learned on the fine-tuning loss itself
+    # what the prompt was learned on is recorded, with the options
+    recorded = RunResult.load(out / RESULTS_FILE).arguments["prompt_learning"]
+    assert recorded["kind"] == kind and recorded["loss"] == {
+        "name": type(learned_on).__name__,
+        **learned_on.get_config_dict(),
+    }
+    assert "prompt_loss" not in recorded["arguments"]
+    assert (
+        result.run_result.details["train_loss"] is None if prompt_only else result.run_result.details["train_loss"] > 0
+    )
+
+
+def test_relemb_train_prompt_learns_on_the_loss_options(tiny_bert_path, tmp_path, captured_losses):
+    from relemb.cli import main
+
+    out = tmp_path / "cli"
+    code = main(
+        [
+            "train",
+            "--base_model",
+            tiny_bert_path,
+            "--data",
+            "starter",
+            "--output_dir",
+            str(out),
+            "--prompt",
+            "autoprompt",
+            "--prompt_only",
+            "--prompt_iterations",
+            "1",
+            "--prompt_candidates",
+            "2",
+            "--loss",
+            "nce",
+            "--temperature",
+            "0.2",
+            "--loob",
+            "--no_negative_augmentation",
+            "--parent_contrast",
+            "--classification_loss",
+            "--use_cpu",
+            "--disable_tqdm",
+            "true",
+        ]
+    )
+    assert code == 0
+    (learned_on,) = captured_losses["objective"]
+    assert_loss_has(learned_on, NCE_OPTIONS, build_datasets(DataArguments(data="starter")).parent_groups)
+    assert learned_on is captured_losses["trainer"][0]
+
+
+def test_build_loss_from_training_data_or_rows(tiny_model):
+    data = records_to_dataset(load_relation_similarity("starter", "train"))
+    loss = build_loss(LossArguments(**NCE_OPTIONS), tiny_model, data)
+    assert_loss_has(loss, NCE_OPTIONS, data.parent_groups)
+    assert_loss_has(build_loss(LossArguments(**TRIPLET_OPTIONS), tiny_model), TRIPLET_OPTIONS, [])
+    plain = build_loss(LossArguments(), tiny_model)  # no parent classes needed
+    assert isinstance(plain, RelationNCELoss) and plain.parent_groups is None and plain.temperature == 0.05
+    with pytest.raises(ValueError, match="parent_contrast needs the parent classes"):
+        build_loss(LossArguments(parent_contrast=True), tiny_model)
 
 
 def test_resume_from_checkpoint_loses_nothing(tiny_roberta_path, tmp_path):

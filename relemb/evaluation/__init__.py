@@ -3,7 +3,7 @@
 Pure scoring functions on arrays (``analogy_accuracy``, ``classification_metrics``, ``solve_mapping``...),
 runners that take a model and a dataset (``evaluate_analogy``, ``evaluate_classification``,
 ``evaluate_mapping``, ``plot_relation_space``) and sentence-transformers evaluators for training
-(``AnalogyEvaluator``). The command line is ``relemb-eval`` (``relemb eval``); see ``docs/evaluation.md``.
+(``AnalogyEvaluator``, ``ValidationEvaluator``). The command line is ``relemb-eval`` (``relemb eval``); see ``docs/evaluation.md``.
 
 >>> import numpy as np
 >>> analogy_accuracy(np.array([[1.0, 0.0]]), [np.array([[0.0, 1.0], [1.0, 0.0]])], [1])
@@ -30,7 +30,7 @@ from .classification import (
     tune_classifier,
 )
 from .embeddings import embed_pairs
-from .evaluators import AnalogyEvaluator
+from .evaluators import AnalogyEvaluator, ValidationEvaluator
 from .mapping import (
     MappingResult,
     evaluate_mapping,
@@ -47,6 +47,7 @@ __all__ = [
     "AnalogyResult",
     "ClassificationResult",
     "MappingResult",
+    "ValidationEvaluator",
     "analogy_accuracy",
     "analogy_scores",
     "classification_metrics",

@@ -1,10 +1,15 @@
 """sentence-transformers evaluators, so ``SentenceTransformerTrainer`` can log relemb's benchmarks.
 
+:class:`AnalogyEvaluator` scores one set of analogy questions; :class:`ValidationEvaluator` is
+``relemb-train``'s model-selection evaluator over several of them (their mean accuracy).
+
 >>> from relemb.data import load_relation_similarity, semeval_validation_questions
 >>> questions = semeval_validation_questions(load_relation_similarity("starter", "validation"))
 >>> evaluator = AnalogyEvaluator(questions, name="semeval2012_validation")
 >>> evaluator.primary_metric
 'semeval2012_validation_accuracy'
+>>> ValidationEvaluator([evaluator]).primary_metric
+'validation_mean_accuracy'
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sentence_transformers.base.evaluation import BaseEvaluator
+from sentence_transformers.base.evaluation import BaseEvaluator, SequentialEvaluator
 
 from relemb.data import AnalogyQuestion
 from relemb.evaluation.analogy import check_direction, predict_answers, question_pairs, score_questions
 
-__all__ = ["AnalogyEvaluator"]
+__all__ = ["AnalogyEvaluator", "ValidationEvaluator"]
 
 logger = logging.getLogger("relemb.evaluation")
 
@@ -124,3 +129,33 @@ class AnalogyEvaluator(BaseEvaluator):
 
     def get_config_dict(self) -> dict[str, Any]:
         return {"direction": self.direction} if self.direction != "forward" else {}
+
+
+class ValidationEvaluator(SequentialEvaluator):
+    """The model-selection evaluator of ``relemb-train``: every validation set's accuracy plus their mean,
+    ``validation_mean_accuracy`` (logged by the trainer as ``eval_validation_mean_accuracy``, the default
+    ``metric_for_best_model``).
+
+    Args:
+        evaluators: one :class:`AnalogyEvaluator` per validation set (their metric names must differ).
+
+    Example::
+
+        evaluator = ValidationEvaluator([AnalogyEvaluator(semeval, name="semeval2012_validation"),
+                                         AnalogyEvaluator(u2, name="u2_validation")])
+        evaluator(relbert.encoder)
+        # {"semeval2012_validation_accuracy": 0.4, "u2_validation_accuracy": 0.3, "validation_mean_accuracy": 0.35}
+    """
+
+    def __init__(self, evaluators: Sequence[AnalogyEvaluator]) -> None:
+        super().__init__(evaluators, main_score_function=lambda scores: float(np.mean(scores)))
+        self.primary_metric = "validation_mean_accuracy"
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+    ) -> dict[str, float]:
+        """Run every evaluator on ``model``; their metrics plus ``validation_mean_accuracy``."""
+        results = super().__call__(model, output_path, epoch, steps)
+        results["validation_mean_accuracy"] = results.pop("sequential_score")
+        self.primary_metric = "validation_mean_accuracy"
+        return results

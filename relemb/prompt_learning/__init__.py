@@ -1,16 +1,19 @@
 """relemb.prompt_learning: learned relation prompts, AutoPrompt (discrete) and P-tuning (continuous).
 
-Both learn ``[T]*n1 <subj> [T]*n2 <obj> [T]*n3 <mask>`` with the encoder frozen, on RelBERT's
-training objective (:mod:`relemb.losses`, ``nce`` or ``triplet``), and leave an ordinary relemb model
-behind: AutoPrompt a template string of real words, P-tuning a template of added prompt tokens whose
-embedding rows hold the learned vectors. See ``docs/prompts.md``.
+Both learn ``[T]*n1 <subj> [T]*n2 <obj> [T]*n3 <mask>`` with the encoder frozen, on the fine-tuning
+objective itself (the rows of :func:`relemb.train.records_to_dataset`, the loss of
+:func:`relemb.train.build_loss` with every option of the ``LossArguments``), and leave an ordinary
+relemb model behind: AutoPrompt a template string of real words, P-tuning a template of added prompt
+tokens whose embedding rows hold the learned vectors. See ``docs/prompts.md``.
 
 >>> from relemb import RelBERT
 >>> from relemb.data import load_relation_similarity
 >>> from relemb.prompt_learning import PromptLearningArguments, learn_prompt
+>>> from relemb.train_config import LossArguments
 >>> model = RelBERT.from_pretrained("minilm")                                     # doctest: +SKIP
 >>> args = PromptLearningArguments(prompt="autoprompt", prompt_iterations=20)     # doctest: +SKIP
->>> result = learn_prompt(model, load_relation_similarity("semeval2012"), args)   # doctest: +SKIP
+>>> result = learn_prompt(model, load_relation_similarity("semeval2012"), args,   # doctest: +SKIP
+...                       loss=LossArguments(loss="nce", temperature=0.1))
 >>> model.template == result.template                                           # doctest: +SKIP
 True
 """
@@ -30,18 +33,21 @@ from .autoprompt import (
     learn_autoprompt,
     trigger_positions,
 )
-from .config import PROMPT_KINDS, PROMPT_LOSSES, PromptLearningArguments
+from .config import PROMPT_KINDS, PromptLearningArguments
 from .layout import TriggerLayout
-from .objective import PromptObjective, build_prompt_loss, frozen_encoder, relation_rows
+from .objective import PromptObjective, frozen_encoder, resolve_loss
 from .ptuning import PROMPT_TOKEN_FORMAT, PromptEncoder, PTuning, PTuningResult, add_prompt_tokens, learn_ptuning
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
+    from relemb.train import TrainingData
+    from relemb.train_config import LossArguments
 
 __all__ = [
     "PROMPT_KINDS",
-    "PROMPT_LOSSES",
     "PROMPT_TOKEN_FORMAT",
     "AutoPromptResult",
     "CandidateVocabulary",
@@ -54,35 +60,42 @@ __all__ = [
     "TemplateRoundTripError",
     "TriggerLayout",
     "add_prompt_tokens",
-    "build_prompt_loss",
     "candidate_vocabulary",
     "frozen_encoder",
     "hotflip_candidates",
     "learn_autoprompt",
     "learn_prompt",
     "learn_ptuning",
-    "relation_rows",
+    "resolve_loss",
     "trigger_positions",
 ]
 
 
 def learn_prompt(
     model: RelBERT,
-    data: Sequence[RelationRecord] | PromptObjective | Any,
+    data: Sequence[RelationRecord] | TrainingData | PromptObjective | Any,
     args: PromptLearningArguments,
+    *,
+    loss: nn.Module | LossArguments | None = None,
 ) -> AutoPromptResult | PTuningResult | None:
     """Learn the prompt ``args.prompt`` asks for, in place on ``model``; ``manual`` does nothing.
+
+    ``data``: training relations, the trainer's rows (a :class:`relemb.train.TrainingData` or its
+    ``datasets.Dataset``) or a ready :class:`PromptObjective`. ``loss``: the loss the prompt is learned on,
+    a ready loss module (``relemb-train`` passes the one it fine-tunes with) or ``LossArguments``
+    (default ``LossArguments()``), built by :func:`relemb.train.build_loss`.
 
     Returns the :class:`AutoPromptResult` / :class:`PTuningResult`, or ``None`` for ``manual``.
 
     Example::
 
-        result = learn_prompt(model, train_records, PromptLearningArguments(prompt="ptuning"))
+        result = learn_prompt(model, train_records, PromptLearningArguments(prompt="ptuning"),
+                              loss=LossArguments(loss="nce", loob=True))
     """
     if not isinstance(args, PromptLearningArguments):
         raise TypeError(f"args must be PromptLearningArguments, got {type(args).__name__}")
     if args.prompt == "manual":
         return None
     if args.prompt == "autoprompt":
-        return learn_autoprompt(model, data, args)
-    return learn_ptuning(model, data, args)
+        return learn_autoprompt(model, data, args, loss=loss)
+    return learn_ptuning(model, data, args, loss=loss)

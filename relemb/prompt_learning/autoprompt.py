@@ -37,11 +37,21 @@ from torch import Tensor
 
 from relemb.prompt_learning.config import PromptLearningArguments
 from relemb.prompt_learning.layout import TriggerLayout
-from relemb.prompt_learning.objective import PromptObjective, frozen_encoder, input_ids_of, resolve_objective
+from relemb.prompt_learning.objective import (
+    PromptObjective,
+    frozen_encoder,
+    input_ids_of,
+    record_prompt_learning,
+    resolve_objective,
+)
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
+    from relemb.train import TrainingData
+    from relemb.train_config import LossArguments
 
 logger = logging.getLogger(__name__)
 
@@ -226,26 +236,32 @@ class AutoPromptResult:
 
 def learn_autoprompt(
     model: RelBERT,
-    data: Sequence[RelationRecord] | PromptObjective | Any,
+    data: Sequence[RelationRecord] | TrainingData | PromptObjective | Any,
     args: PromptLearningArguments | None = None,
+    *,
+    loss: nn.Module | LossArguments | None = None,
 ) -> AutoPromptResult:
     """Search trigger words for ``model`` (encoder frozen) and set ``model.template`` to the result.
 
     Args:
         model: the relation model; only its template changes.
         data: training relations (``load_relation_similarity(...)``), the trainer's rows
-            (``relemb.train.build_datasets(...).dataset``) or a ready :class:`PromptObjective`.
-        args: trigger counts, iterations, candidates, batch size, loss, seed, initial word.
+            (``relemb.train.build_datasets(...)`` or its ``.dataset``) or a ready :class:`PromptObjective`.
+        args: trigger counts, iterations, candidates, batch size, seed, initial word.
+        loss: the fine-tuning loss to learn the prompt on: a ready loss module or
+            ``relemb.train_config.LossArguments`` (default ``LossArguments()``), built by
+            :func:`relemb.train.build_loss`; not with a ``PromptObjective`` (it has its loss).
 
     Example::
 
-        result = learn_autoprompt(model, load_relation_similarity("semeval2012"), args)
+        result = learn_autoprompt(model, load_relation_similarity("semeval2012"), args,
+                                  loss=LossArguments(loss="nce", temperature=0.1))
         print(result.template)   # e.g. 'applications peace <subj> drinking saddam signal <obj> reflective happiness <mask>'
         model.save_pretrained("out")
     """
     args = args or PromptLearningArguments(prompt="autoprompt")
     layout = TriggerLayout(*args.n_triggers)
-    objective = resolve_objective(model, data, args.prompt_loss, args.prompt_batch_size, args.prompt_seed)
+    objective = resolve_objective(model, data, loss, args.prompt_batch_size, args.prompt_seed)
     word_embeddings = model.transformer.model.get_input_embeddings()
     vocabulary = candidate_vocabulary(model.tokenizer, word_embeddings.weight.shape[0])
     starts = [layout.starts_text(slot) for slot in range(layout.n_triggers)]
@@ -253,7 +269,7 @@ def learn_autoprompt(
     triggers = [vocabulary.words[i] for i in trigger_ids]
     history: list[float] = []
     n_flips = 0
-    with frozen_encoder(model):
+    with frozen_encoder(model, objective.loss_module):
         initial_loss = objective.full_loss(layout.template(triggers))
         embedding_matrix = word_embeddings.weight.detach()
         for iteration in range(args.prompt_iterations):
@@ -300,14 +316,16 @@ def learn_autoprompt(
         final_loss=final_loss,
         n_flips=n_flips,
     )
-    model.config.training["prompt_learning"] = {
-        "kind": "autoprompt",
-        "arguments": args.to_dict(),
-        "trigger_tokens": result.trigger_tokens,
-        "initial_loss": initial_loss,
-        "final_loss": final_loss,
-        "n_flips": n_flips,
-    }
+    record_prompt_learning(
+        model,
+        "autoprompt",
+        args,
+        objective,
+        trigger_tokens=result.trigger_tokens,
+        initial_loss=initial_loss,
+        final_loss=final_loss,
+        n_flips=n_flips,
+    )
     return result
 
 

@@ -2,7 +2,8 @@
 
 Every field is prefixed with ``prompt`` so the dataclass parses next to
 ``SentenceTransformerTrainingArguments`` without clashing (``--seed``, ``--learning_rate`` stay the
-trainer's).
+trainer's). There is no loss option here: a prompt is learned on the fine-tuning loss
+(``--loss`` and its options, :class:`relemb.train_config.LossArguments`).
 
 >>> from transformers import HfArgumentParser
 >>> (args,) = HfArgumentParser(PromptLearningArguments).parse_args_into_dataclasses(
@@ -16,13 +17,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from relemb.choices import LOSSES as PROMPT_LOSSES
-from relemb.choices import PROMPT_KINDS
+from relemb.choices import PROMPT_KINDS, check_choice
 
 
 @dataclass
 class PromptLearningArguments:
-    """How to learn a prompt ``[T]*n1 <subj> [T]*n2 <obj> [T]*n3 <mask>`` with the encoder frozen."""
+    """How to learn a prompt ``[T]*n1 <subj> [T]*n2 <obj> [T]*n3 <mask>`` with the encoder frozen (the loss
+    is the fine-tuning loss, given separately).
+
+    >>> PromptLearningArguments(prompt="ptuning", prompt_n1=0, prompt_n3=0).n_triggers
+    (0, 3, 0)
+    """
 
     prompt: str = field(
         default="manual",
@@ -49,9 +54,6 @@ class PromptLearningArguments:
         default=64, metadata={"help": "word pairs per prompt-learning batch (rounded to whole relations)"}
     )
     prompt_lr: float = field(default=1e-3, metadata={"help": "P-tuning: Adam learning rate of the prompt encoder"})
-    prompt_loss: str = field(
-        default="nce", metadata={"help": "objective: nce or triplet (relemb.losses)", "choices": list(PROMPT_LOSSES)}
-    )
     prompt_seed: int = field(default=0, metadata={"help": "seed of batch order and prompt-encoder initialisation"})
     prompt_initial_token: str = field(
         default="the", metadata={"help": "AutoPrompt: the word every trigger starts from"}
@@ -65,10 +67,7 @@ class PromptLearningArguments:
     )
 
     def __post_init__(self) -> None:
-        if self.prompt not in PROMPT_KINDS:
-            raise ValueError(f"unknown prompt kind {self.prompt!r}; choose one of {', '.join(PROMPT_KINDS)}")
-        if self.prompt_loss not in PROMPT_LOSSES:
-            raise ValueError(f"unknown prompt loss {self.prompt_loss!r}; choose one of {', '.join(PROMPT_LOSSES)}")
+        check_choice(self.prompt, PROMPT_KINDS, "prompt kind")
         for name in ("prompt_n1", "prompt_n2", "prompt_n3"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -89,9 +88,17 @@ class PromptLearningArguments:
 
     @property
     def n_triggers(self) -> tuple[int, int, int]:
-        """``(n1, n2, n3)``: trigger tokens before ``<subj>``, between the words, before ``<mask>``."""
+        """``(n1, n2, n3)``: trigger tokens before ``<subj>``, between the words, before ``<mask>``.
+
+        >>> PromptLearningArguments().n_triggers
+        (2, 3, 2)
+        """
         return (self.prompt_n1, self.prompt_n2, self.prompt_n3)
 
     def to_dict(self) -> dict[str, Any]:
-        """The arguments as a JSON-serialisable dict (stored in the model's ``config.training``)."""
+        """The arguments as a JSON-serialisable dict (stored in the model's ``config.training``).
+
+        >>> PromptLearningArguments(prompt="autoprompt").to_dict()["prompt"]
+        'autoprompt'
+        """
         return asdict(self)

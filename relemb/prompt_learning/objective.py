@@ -1,14 +1,20 @@
 """The training objective prompts are learned on, and the frozen-encoder context.
 
-Rows are built as ``relemb-train`` builds them: one ``pair`` column and a ``label`` column of
-``[relation, polarity, pair]`` (:func:`relemb.samplers.encode_label`), batched into whole relations by
-:class:`relemb.samplers.RelationBatchSampler`; the loss is :class:`relemb.losses.RelationNCELoss` or
-:class:`relemb.losses.RelationTripletLoss` on ``model.encoder``. Any sentence-transformers loss module
-with ``forward(sentence_features, labels)`` over that one column works too.
+Prompt learning optimises the fine-tuning objective itself: the rows come from
+:func:`relemb.train.records_to_dataset` (one ``pair`` column and a ``label`` column of
+``[relation, polarity, pair]``), batched into whole relations by
+:class:`relemb.samplers.RelationBatchSampler`, and the loss is the module
+:func:`relemb.train.build_loss` makes from the user's :class:`~relemb.train_config.LossArguments`
+(temperature, InfoLOOB, margin, negative augmentation, parent-class and classification terms included).
+``relemb-train --prompt ...`` hands the very loss module it then fine-tunes with. Any
+sentence-transformers loss module with ``forward(sentence_features, labels)`` over that one column works
+too.
 
 >>> from relemb.data import load_relation_similarity
+>>> from relemb.train_config import LossArguments
 >>> model = RelBERT.from_pretrained("minilm")                           # doctest: +SKIP
->>> objective = PromptObjective.from_records(model, load_relation_similarity("starter"))  # doctest: +SKIP
+>>> objective = PromptObjective.from_records(                           # doctest: +SKIP
+...     model, load_relation_similarity("starter"), loss=LossArguments(loss="nce", temperature=0.1))
 >>> pairs, labels = objective.batch(0)                                 # doctest: +SKIP
 >>> objective.loss(pairs, labels).item()                               # doctest: +SKIP
 """
@@ -25,51 +31,42 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
+    from relemb.train import TrainingData
+    from relemb.train_config import LossArguments
 
 Pair = tuple[str, str]
 
 
-def relation_rows(records: Sequence[RelationRecord]) -> tuple[list[Pair], list[list[int]]]:
-    """Training rows of ``records``: every positive and negative pair with its
-    ``[relation, polarity, pair]`` label; a word pair has one ``pair`` index wherever it appears.
+def resolve_loss(model: RelBERT, loss: nn.Module | LossArguments | None, data: TrainingData | None = None) -> nn.Module:
+    """The loss module of ``loss``: a module as it is, else :func:`relemb.train.build_loss` of the
+    ``LossArguments`` (``None``: ``LossArguments()``, RelBERT's nce) on ``model``; ``data`` gives the
+    parent classes ``parent_contrast`` needs.
 
-    >>> from relemb.data import RelationRecord
-    >>> pairs, labels = relation_rows([RelationRecord("1/a", [("a", "b")], [("c", "d")]),
-    ...                                RelationRecord("1/b", [("c", "d")], [])])
-    >>> pairs, labels
-    ([('a', 'b'), ('c', 'd'), ('c', 'd')], [[0, 1, 0], [0, 0, 1], [1, 1, 1]])
+    >>> resolve_loss(model, LossArguments(loss="triplet", margin=0.5)).margin    # doctest: +SKIP
+    0.5
     """
-    from relemb.samplers import encode_label
+    from relemb.train import build_loss
+    from relemb.train_config import LossArguments
 
-    records = list(records)
-    if not records:
-        raise ValueError("prompt learning needs training relations; got an empty list of records")
-    pair_ids: dict[Pair, int] = {}
-    pairs: list[Pair] = []
-    labels: list[list[int]] = []
-    for relation_index, record in enumerate(records):
-        if not hasattr(record, "positives") or not hasattr(record, "negatives"):
-            raise TypeError(
-                f"records must be relemb.data.RelationRecord objects (load_relation_similarity), "
-                f"got {type(record).__name__} at index {relation_index}"
-            )
-        for polarity, group in ((True, record.positives), (False, record.negatives)):
-            for pair in group:
-                pair = (pair[0], pair[1])
-                pairs.append(pair)
-                labels.append(encode_label(relation_index, polarity, pair_ids.setdefault(pair, len(pair_ids))))
-    return pairs, labels
+    if isinstance(loss, nn.Module):
+        return loss
+    if loss is None:
+        loss = LossArguments()
+    if not isinstance(loss, LossArguments):
+        raise TypeError(
+            f"loss must be a loss module or relemb.train_config.LossArguments, got {type(loss).__name__} {loss!r}"
+        )
+    return build_loss(loss, model, data)
 
 
-def build_prompt_loss(model: RelBERT, name: str = "nce") -> nn.Module:
-    """RelBERT's loss ``name`` (``nce`` or ``triplet``) on ``model.encoder``, single process."""
-    from relemb.losses import RelationNCELoss, RelationTripletLoss
+def describe_loss(loss: nn.Module) -> dict[str, Any]:
+    """The loss a prompt was learned on, for the model's config: its class and its options.
 
-    if name == "nce":
-        return RelationNCELoss(model.encoder, gather_across_devices=False)
-    if name == "triplet":
-        return RelationTripletLoss(model.encoder, gather_across_devices=False)
-    raise ValueError(f"unknown prompt loss {name!r}; choose nce or triplet")
+    >>> describe_loss(nn.Identity())
+    {'name': 'Identity'}
+    """
+    options = loss.get_config_dict() if hasattr(loss, "get_config_dict") else {}
+    return {"name": type(loss).__name__, **options}
 
 
 class PromptObjective:
@@ -114,38 +111,49 @@ class PromptObjective:
         model: RelBERT,
         records: Sequence[RelationRecord],
         *,
-        loss: str | nn.Module = "nce",
+        loss: nn.Module | LossArguments | None = None,
         batch_size: int = 64,
         seed: int = 0,
     ) -> PromptObjective:
-        """The objective of ``relemb-train`` on ``records`` with loss ``nce``/``triplet`` (or a module)."""
-        pairs, labels = relation_rows(records)
-        module = build_prompt_loss(model, loss) if isinstance(loss, str) else loss
-        return cls(model, module, pairs, labels, batch_size=batch_size, seed=seed)
+        """The objective of ``relemb-train`` on ``records``: rows from :func:`relemb.train.records_to_dataset`,
+        the loss from :func:`resolve_loss` (a module, ``LossArguments`` or ``None`` for the defaults).
+
+        Example::
+
+            objective = PromptObjective.from_records(model, records, loss=LossArguments(loss="triplet"))
+        """
+        from relemb.train import records_to_dataset
+
+        return cls.from_dataset(model, records_to_dataset(records), loss=loss, batch_size=batch_size, seed=seed)
 
     @classmethod
     def from_dataset(
         cls,
         model: RelBERT,
-        dataset: Any,
+        dataset: TrainingData | Any,
         *,
-        loss: str | nn.Module = "nce",
+        loss: nn.Module | LossArguments | None = None,
         batch_size: int = 64,
         seed: int = 0,
     ) -> PromptObjective:
-        """The objective on training rows as ``relemb.train.build_datasets`` makes them: a
-        ``datasets.Dataset`` with a ``pair`` column (``[head, tail]``) and a ``label`` column.
+        """The objective on training rows: a :class:`~relemb.train.TrainingData` (``build_datasets``,
+        ``records_to_dataset``) or its ``datasets.Dataset`` with a ``pair`` column (``[head, tail]``) and a
+        ``label`` column. Bare rows know no parent classes: ``parent_contrast`` needs the ``TrainingData``.
 
         Example::
 
             data = relemb.train.build_datasets(data_args)
-            objective = PromptObjective.from_dataset(model, data.dataset, loss=loss_module)
+            objective = PromptObjective.from_dataset(model, data, loss=relemb.train.build_loss(loss_args, model, data))
         """
-        columns = list(getattr(dataset, "column_names", []) or [])
+        from relemb.train import TrainingData
+
+        data = dataset if isinstance(dataset, TrainingData) else None
+        rows = data.dataset if data is not None else dataset
+        columns = list(getattr(rows, "column_names", []) or [])
         if "pair" not in columns or "label" not in columns:
             raise ValueError(f"a training dataset needs the columns 'pair' and 'label'; it has {columns}")
-        module = build_prompt_loss(model, loss) if isinstance(loss, str) else loss
-        return cls(model, module, dataset["pair"], dataset["label"], batch_size=batch_size, seed=seed)
+        module = resolve_loss(model, loss, data)
+        return cls(model, module, rows["pair"], rows["label"], batch_size=batch_size, seed=seed)
 
     @property
     def batches_per_epoch(self) -> int:
@@ -186,38 +194,63 @@ class PromptObjective:
 
 
 @contextmanager
-def frozen_encoder(model: RelBERT) -> Iterator[None]:
-    """Freeze every encoder parameter and switch off dropout; restore both afterwards.
+def frozen_encoder(model: RelBERT, *modules: nn.Module) -> Iterator[None]:
+    """Freeze every parameter of the encoder (and of ``modules``, e.g. the loss with its classification
+    head) and switch off dropout; restore both afterwards.
 
-    >>> with frozen_encoder(model):                                    # doctest: +SKIP
+    >>> with frozen_encoder(model, objective.loss_module):             # doctest: +SKIP
     ...     assert not any(p.requires_grad for p in model.encoder.parameters())
     """
-    parameters = list(model.encoder.parameters())
+    owners = [model.encoder, *modules]
+    parameters = list({id(p): p for owner in owners for p in owner.parameters()}.values())
     flags = [p.requires_grad for p in parameters]
-    training = model.encoder.training
+    training = [owner.training for owner in owners]
     for parameter in parameters:
         parameter.requires_grad_(False)
-    model.encoder.eval()
+    for owner in owners:
+        owner.eval()
     try:
         yield
     finally:
         for parameter, flag in zip(parameters, flags):
             parameter.requires_grad_(flag)
-        model.encoder.train(training)
+        for owner, mode in zip(owners, training):
+            owner.train(mode)
 
 
 def resolve_objective(
-    model: RelBERT, data: Sequence[RelationRecord] | PromptObjective | Any, loss: str, batch_size: int, seed: int
+    model: RelBERT,
+    data: Sequence[RelationRecord] | TrainingData | PromptObjective | Any,
+    loss: nn.Module | LossArguments | None,
+    batch_size: int,
+    seed: int,
 ) -> PromptObjective:
-    """The objective of ``data``: a :class:`PromptObjective` (used as is), a ``datasets.Dataset`` of
-    training rows (``pair``, ``label``) or a list of :class:`~relemb.data.RelationRecord`."""
+    """The objective of ``data``: a :class:`PromptObjective` (used as is; it carries its own loss, so
+    ``loss`` must be ``None``), a :class:`~relemb.train.TrainingData` or its ``datasets.Dataset`` of
+    training rows (``pair``, ``label``), or a list of :class:`~relemb.data.RelationRecord`; the loss
+    through :func:`resolve_loss`."""
     if isinstance(data, PromptObjective):
         if data.model is not model:
             raise ValueError("the PromptObjective was built for a different model than the one given")
+        if loss is not None and loss is not data.loss_module:
+            raise ValueError("a PromptObjective carries its own loss: pass loss= only with records or training rows")
         return data
-    if hasattr(data, "column_names"):
+    from relemb.train import TrainingData
+
+    if isinstance(data, TrainingData) or hasattr(data, "column_names"):
         return PromptObjective.from_dataset(model, data, loss=loss, batch_size=batch_size, seed=seed)
     return PromptObjective.from_records(model, data, loss=loss, batch_size=batch_size, seed=seed)
+
+
+def record_prompt_learning(model: RelBERT, kind: str, args: Any, objective: PromptObjective, **summary: Any) -> None:
+    """Store what was learned in ``model.config.training["prompt_learning"]``: the kind, the arguments, the
+    loss the prompt was learned on (:func:`describe_loss`) and ``summary`` (losses, tokens)."""
+    model.config.training["prompt_learning"] = {
+        "kind": kind,
+        "arguments": args.to_dict(),
+        "loss": describe_loss(objective.loss_module),
+        **summary,
+    }
 
 
 def input_ids_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:

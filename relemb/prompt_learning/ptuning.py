@@ -34,11 +34,19 @@ from torch import Tensor, nn
 
 from relemb.prompt_learning.config import PromptLearningArguments
 from relemb.prompt_learning.layout import TriggerLayout
-from relemb.prompt_learning.objective import PromptObjective, frozen_encoder, input_ids_of, resolve_objective
+from relemb.prompt_learning.objective import (
+    PromptObjective,
+    frozen_encoder,
+    input_ids_of,
+    record_prompt_learning,
+    resolve_objective,
+)
 
 if TYPE_CHECKING:
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
+    from relemb.train import TrainingData
+    from relemb.train_config import LossArguments
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +178,7 @@ class PTuning:
         optimizer = torch.optim.Adam(self.prompt_encoder.parameters(), lr=lr)
         history = []
         self.prompt_encoder.train()
-        with frozen_encoder(self.model):
+        with frozen_encoder(self.model, objective.loss_module):
             for step in range(iterations):
                 pairs, labels = objective.batch(step)
                 optimizer.zero_grad(set_to_none=True)
@@ -237,8 +245,10 @@ class PTuningResult:
 
 def learn_ptuning(
     model: RelBERT,
-    data: Sequence[RelationRecord] | PromptObjective | Any,
+    data: Sequence[RelationRecord] | TrainingData | PromptObjective | Any,
     args: PromptLearningArguments | None = None,
+    *,
+    loss: nn.Module | LossArguments | None = None,
 ) -> PTuningResult:
     """P-tune ``model`` (encoder frozen) in place: afterwards it holds the learned prompt and is ready to
     save, embed or fine-tune.
@@ -247,25 +257,29 @@ def learn_ptuning(
         model: the relation model; prompt tokens are added to its tokenizer and embedding matrix and its
             template becomes ``[P]*n1 <subj> [P]*n2 <obj> [P]*n3 <mask>``.
         data: training relations (``load_relation_similarity(...)``), the trainer's rows
-            (``relemb.train.build_datasets(...).dataset``) or a ready :class:`PromptObjective`.
-        args: prompt token counts, steps (``prompt_iterations``), batch size, learning rate, loss, seed.
+            (``relemb.train.build_datasets(...)`` or its ``.dataset``) or a ready :class:`PromptObjective`.
+        args: prompt token counts, steps (``prompt_iterations``), batch size, learning rate, seed.
+        loss: the fine-tuning loss to learn the prompt on: a ready loss module or
+            ``relemb.train_config.LossArguments`` (default ``LossArguments()``), built by
+            :func:`relemb.train.build_loss`; not with a ``PromptObjective`` (it has its loss).
 
     Example::
 
-        result = learn_ptuning(model, load_relation_similarity("semeval2012"), args)
+        result = learn_ptuning(model, load_relation_similarity("semeval2012"), args,
+                               loss=LossArguments(loss="triplet", margin=0.5))
         model.save_pretrained("out")     # RelBERT.from_pretrained("out") gives the same embeddings
     """
     args = args or PromptLearningArguments(prompt="ptuning")
     layout = TriggerLayout(*args.n_triggers)
-    objective = resolve_objective(model, data, args.prompt_loss, args.prompt_batch_size, args.prompt_seed)
+    objective = resolve_objective(model, data, loss, args.prompt_batch_size, args.prompt_seed)
     tuning = PTuning(model, layout, seed=args.prompt_seed)
     try:
         tuning.attach()
-        with frozen_encoder(model):
+        with frozen_encoder(model, objective.loss_module):
             initial_loss = objective.full_loss(tuning.template)
         history = tuning.fit(objective, args.prompt_iterations, lr=args.prompt_lr)
         vectors = tuning.finalize()
-        with frozen_encoder(model):
+        with frozen_encoder(model, objective.loss_module):
             final_loss = objective.full_loss(tuning.template)
     except BaseException:
         tuning.abort()
@@ -279,11 +293,13 @@ def learn_ptuning(
         initial_loss=initial_loss,
         final_loss=final_loss,
     )
-    model.config.training["prompt_learning"] = {
-        "kind": "ptuning",
-        "arguments": args.to_dict(),
-        "prompt_tokens": result.prompt_tokens,
-        "initial_loss": initial_loss,
-        "final_loss": final_loss,
-    }
+    record_prompt_learning(
+        model,
+        "ptuning",
+        args,
+        objective,
+        prompt_tokens=result.prompt_tokens,
+        initial_loss=initial_loss,
+        final_loss=final_loss,
+    )
     return result
