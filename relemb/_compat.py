@@ -1,5 +1,6 @@
 """Library versions and optional dependencies: the one place that branches on a library's version and the one
-way to import an optional package (:func:`requires`). A light module: nothing heavy is imported until asked.
+way to import an optional package (:func:`requires`), including the inference backends (:func:`check_backend`).
+A light module: nothing heavy is imported until asked.
 
 >>> requires("json").__name__
 'json'
@@ -7,6 +8,8 @@ way to import an optional package (:func:`requires`). A light module: nothing he
 Traceback (most recent call last):
 ...
 ImportError: the FAISS index needs xyz (module no_such_package_xyz): pip install 'relemb[faiss]'
+>>> check_backend("torch")
+'torch'
 """
 
 from __future__ import annotations
@@ -14,10 +17,31 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import warnings
 from functools import cache
 from types import ModuleType
+from typing import TypeVar
 
-__all__ = ["is_installed", "no_unpadding_kwargs", "requires", "transformer_init_parameters"]
+from relemb.choices import INFERENCE_BACKENDS, check_choice
+
+__all__ = [
+    "INFERENCE_BACKEND_PACKAGES",
+    "check_backend",
+    "is_installed",
+    "no_unpadding_kwargs",
+    "renamed_keyword",
+    "requires",
+    "transformer_init_parameters",
+]
+
+_T = TypeVar("_T")
+
+#: What each non-torch inference backend of sentence-transformers needs:
+#: backend -> (module that must import, its package, the relemb extra that installs it).
+INFERENCE_BACKEND_PACKAGES: dict[str, tuple[str, str, str]] = {
+    "openvino": ("optimum.intel", "optimum-intel", "openvino"),
+    "onnx": ("optimum.onnxruntime", "optimum-onnx", "onnx"),
+}
 
 
 def is_installed(module: str) -> bool:
@@ -47,6 +71,46 @@ def requires(
             ) from error
     install = f"pip install 'relemb[{extra}]'" if extra else f"pip install {package}"
     raise ImportError(f"{purpose or 'this feature'} needs {package} (module {module}): {install}") from None
+
+
+def check_backend(backend: object) -> str:
+    """Return ``backend`` if it is one of :data:`~relemb.choices.INFERENCE_BACKENDS` and what it needs imports;
+    ``ValueError`` for an unknown name, ``ImportError`` (from :func:`requires`) naming the extra to install.
+
+    >>> check_backend("tensorrt")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown backend 'tensorrt'; choose one of torch, openvino, onnx
+    """
+    backend = check_choice(backend, INFERENCE_BACKENDS, "backend")
+    if backend in INFERENCE_BACKEND_PACKAGES:
+        module, package, extra = INFERENCE_BACKEND_PACKAGES[backend]
+        requires(module, package, extra, purpose=f"backend={backend!r}")
+    return backend
+
+
+def renamed_keyword(new_value: _T, old_value: _T | None, *, new: str, old: str, default: _T, stacklevel: int = 3) -> _T:
+    """The value of a keyword argument renamed from ``old`` to ``new``: ``old_value`` (with a
+    ``DeprecationWarning``) when the caller still passes the old name, else ``new_value``. Passing both, with
+    different values, is a ``TypeError``.
+
+    >>> renamed_keyword("float32", None, new="dtype", old="precision", default="float32")
+    'float32'
+    >>> renamed_keyword("float16", "bfloat16", new="dtype", old="precision", default="float32")
+    Traceback (most recent call last):
+    ...
+    TypeError: pass dtype= only (precision= is its deprecated name), got dtype='float16' and precision='bfloat16'
+    """
+    if old_value is None:
+        return new_value
+    if new_value != default and new_value != old_value:
+        raise TypeError(
+            f"pass {new}= only ({old}= is its deprecated name), got {new}={new_value!r} and {old}={old_value!r}"
+        )
+    warnings.warn(
+        f"{old}= is deprecated and will be removed; use {new}= (same values)", DeprecationWarning, stacklevel=stacklevel
+    )
+    return old_value
 
 
 @cache
