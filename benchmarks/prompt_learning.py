@@ -1,9 +1,10 @@
 """Benchmark: manual template d vs AutoPrompt vs P-tuning on the embedded MiniLM-L6 (issue 7).
 
-For each prompt kind the prompt is learned on SemEval-2012 train with the encoder frozen (RelBERT's
-nce loss), scored on U2/U4/Google/BATS validation and test (forward cosine, relemb.evaluation), then
-the encoder is fine-tuned briefly with the learned prompt (relemb.train.train) and scored again.
-Results go to a JSON file after every model, so a killed run keeps what it finished.
+For each prompt kind the prompt is learned on SemEval-2012 train with the encoder frozen, on the loss the
+fine-tuning then uses (relemb.train.build_loss of ``LossArguments(loss="nce")``, RelBERT's nce), scored on
+U2/U4/Google/BATS validation and test (forward cosine, relemb.evaluation), then the encoder is fine-tuned
+briefly with the learned prompt (relemb.train.train) and scored again. Results go to a JSON file after every
+model, so a killed run keeps what it finished.
 
 Run it under the shared CPU lock (about 20-25 minutes on 2 cores with the defaults)::
 
@@ -16,7 +17,6 @@ Run it under the shared CPU lock (about 20-25 minutes on 2 cores with the defaul
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -29,9 +29,15 @@ from typing import Any
 import torch
 
 from relemb import RelBERT, __version__
+from relemb._io import write_json
 from relemb.data import load_relation_similarity
 from relemb.evaluation import evaluate_analogy
 from relemb.prompt_learning import PromptLearningArguments, learn_prompt
+from relemb.results import RunResult
+from relemb.train_config import LossArguments
+
+#: The objective of both stages: the prompt is learned on the loss the encoder is then fine-tuned with.
+LOSS = LossArguments(loss="nce")
 
 KINDS = ("manual", "autoprompt", "ptuning")
 DATASETS = ("u2", "u4", "google", "bats")
@@ -49,19 +55,23 @@ def score(model: RelBERT, datasets: list[str], data_dir: str | None) -> dict[str
     return out
 
 
-def fine_tune(model: RelBERT, options: argparse.Namespace, workdir: str) -> RelBERT:
-    """Fine-tune the whole encoder with the model's (learned) prompt: the normal relemb.train.train run."""
-    from relemb.train import train
-    from relemb.train_config import DataArguments, LossArguments, ModelArguments, RelationTrainingArguments
+def fine_tune(model: RelBERT, options: argparse.Namespace, workdir: str) -> tuple[RelBERT, RunResult]:
+    """Fine-tune the whole encoder with the model's (learned) prompt: the normal relemb.train.train run.
+
+    Returns the fine-tuned model and the run's ``results.json`` (read back as a ``RunResult``).
+    """
+    from relemb.train import RESULTS_FILE, train
+    from relemb.train_config import DataArguments, ModelArguments, RelationTrainingArguments
 
     start_dir = os.path.join(workdir, "start")
+    output_dir = os.path.join(workdir, "tuned")
     model.save_pretrained(start_dir)  # P-tuned prompt tokens and vectors travel in the checkpoint
     result = train(
         ModelArguments(base_model=start_dir, template=model.template, pooling=model.pooling),
         DataArguments(data=options.data, data_dir=options.data_dir),
-        LossArguments(loss="nce"),
+        LOSS,
         RelationTrainingArguments(
-            output_dir=os.path.join(workdir, "tuned"),
+            output_dir=output_dir,
             num_train_epochs=options.finetune_epochs,
             learning_rate=options.finetune_lr,
             per_device_train_batch_size=128,
@@ -72,7 +82,7 @@ def fine_tune(model: RelBERT, options: argparse.Namespace, workdir: str) -> RelB
         ),
         device="cpu",
     )
-    return result.model
+    return result.model, RunResult.load(os.path.join(output_dir, RESULTS_FILE))
 
 
 def run_kind(kind: str, options: argparse.Namespace, records: list, datasets: list[str]) -> dict[str, Any]:
@@ -90,7 +100,7 @@ def run_kind(kind: str, options: argparse.Namespace, records: list, datasets: li
     )
     entry: dict[str, Any] = {"kind": kind, "arguments": args.to_dict() if kind != "manual" else None}
     start = time.perf_counter()
-    result = learn_prompt(model, records, args)
+    result = learn_prompt(model, records, args, loss=LOSS)
     entry["prompt_seconds"] = round(time.perf_counter() - start, 1)
     entry["template"] = model.template
     if result is not None:
@@ -109,8 +119,10 @@ def run_kind(kind: str, options: argparse.Namespace, records: list, datasets: li
     if options.finetune_epochs > 0:
         with tempfile.TemporaryDirectory() as workdir:
             start = time.perf_counter()
-            tuned = fine_tune(model, options, workdir)
+            tuned, run = fine_tune(model, options, workdir)
             entry["finetune_seconds"] = round(time.perf_counter() - start, 1)
+            entry["finetune_run"] = {key: run.details[key] for key in ("best_checkpoint", "global_steps", "train_loss")}
+            entry["finetune_run"]["best_checkpoint"] = Path(run.details["best_checkpoint"] or "").name
             if tuned.template != model.template:
                 raise RuntimeError(f"fine-tuning changed the template: {tuned.template!r} != {model.template!r}")
             entry["finetuned"] = score(tuned, datasets, options.data_dir)
@@ -167,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "benchmark": "learned prompts (issue 7)",
         "model": "sentence-transformers/all-MiniLM-L6-v2 (embedded 'minilm'), pooling average_no_mask",
-        "training_data": f"{options.data} train ({len(records)} relations), nce loss",
+        "training_data": f"{options.data} train ({len(records)} relations), {LOSS.loss} loss",
+        "loss": LOSS,
         "metric": "analogy accuracy (%), forward cosine, relemb.evaluation.evaluate_analogy",
         "datasets": datasets,
         "options": {k: v for k, v in vars(options).items() if k not in ("output",)},
@@ -181,14 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [],
     }
     output = Path(options.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     for kind in options.kinds:
         report["runs"].append(run_kind(kind, options, records, datasets))
         report["total_seconds"] = round(time.perf_counter() - started, 1)
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, output)
+        write_json(output, report)
     print(markdown_table(report))
     print(f"\nwritten to {output} in {report['total_seconds']:.0f}s")
     return 0

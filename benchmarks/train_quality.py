@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import sys
@@ -41,11 +40,10 @@ import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from relemb import RelBERT  # noqa: E402
-from relemb._io import atomic_output  # noqa: E402
+from relemb._io import write_json  # noqa: E402
 from relemb.evaluation import evaluate_analogy  # noqa: E402
 from relemb.train import train  # noqa: E402
-from relemb.train_cli import parse_training_arguments  # noqa: E402
-from relemb.train_config import read_config_file  # noqa: E402
+from relemb.train_config import parse_training_arguments, read_config_file  # noqa: E402
 
 BENCHMARK_SETS = ["u2", "u4", "google", "bats"]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -162,9 +160,10 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
     budget = TimeBudget(args.budget_minutes * 60 - 60, start)  # leave a minute for the last evaluation + save
     result = train(model_args, data_args, loss_args, training_args, device="cpu", callbacks=[budget])
     train_seconds = time.perf_counter() - start
+    run_details = result.run_result.details  # what results.json holds (a relemb.results.RunResult)
     print(
         f"training: {train_seconds / 60:.1f} min (budget {args.budget_minutes} min), "
-        f"best {result.results['best_checkpoint']} ({result.results['best_metric']})",
+        f"best {run_details['best_checkpoint']} ({run_details['best_metric']})",
         flush=True,
     )
 
@@ -178,7 +177,8 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "config": args.config,
         "options": {k: v for k, v in values.items() if k != "output_dir"},
-        "recipe": result.results["recipe"],
+        "recipe": result.run_result.arguments,
+        "training_data": [source.to_dict() for source in result.run_result.datasets],
         "machine": {
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
@@ -189,9 +189,9 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
         "train_minutes": round(train_seconds / 60, 2),
         "within_budget": train_seconds <= args.budget_minutes * 60,
         "stopped_by_budget": budget.stopped_early,
-        "global_steps": result.results["global_steps"],
-        "best_checkpoint": Path(result.results["best_checkpoint"] or "").name,
-        "model_selection_history": result.results["history"],
+        "global_steps": run_details["global_steps"],
+        "best_checkpoint": Path(run_details["best_checkpoint"] or "").name,
+        "model_selection_history": run_details["history"],
         "untrained": untrained,
         "fine_tuned": trained,
         "untrained_mean": mean(untrained) if untrained else None,
@@ -209,8 +209,7 @@ def run(args: argparse.Namespace, values: dict[str, Any], split: str) -> int:
             f"\nmean gain: {report['gain_points']:+.1f} points (target +15.0); "
             f"training {report['train_minutes']} min (budget {args.budget_minutes})"
         )
-    with atomic_output(json_path) as temporary:
-        temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(json_path, report)
     print(f"wrote {json_path}")
     return 0
 
