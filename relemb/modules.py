@@ -10,6 +10,7 @@ Both are saved in the checkpoint (``modules.json`` names them) and restored on l
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -18,11 +19,12 @@ import torch
 from sentence_transformers.base.modules import Module, Transformer
 
 from relemb._compat import no_unpadding_kwargs
+from relemb.checkpoint import CONFIG_VERSION
 from relemb.choices import DEFAULT_POOLING, check_pooling_mode
 from relemb.pairs import check_pairs
 from relemb.prompts import render_prompt, resolve_template, validate_template
 
-CONFIG_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 class MaskTruncatedError(ValueError):
@@ -44,18 +46,13 @@ class RelationTransformer(Transformer):
         features = module.preprocess([("Tokyo", "Japan")])
     """
 
-    config_keys: list[str] = [*Transformer.config_keys, "template", "relemb_config_version"]
+    config_keys: list[str] = [*Transformer.config_keys, "template"]
+    #: Key of the saved module config that records the relemb checkpoint format (:data:`CONFIG_VERSION`). It is
+    #: a marker, not an option: :meth:`get_config_dict` writes it, :meth:`load_config` checks and removes it.
+    VERSION_KEY = "relemb_config_version"
 
-    def __init__(
-        self,
-        model_name_or_path: str,
-        *,
-        template: str | None = None,
-        relemb_config_version: int = CONFIG_VERSION,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model_name_or_path: str, *, template: str | None = None, **kwargs: Any) -> None:
         self.template = resolve_template(template)
-        self.relemb_config_version = CONFIG_VERSION
         # Pooling needs the padded (batch, seq, dim) layout; flash-attention unpadding would flatten it.
         kwargs.update(no_unpadding_kwargs())
         super().__init__(model_name_or_path, **kwargs)
@@ -105,9 +102,31 @@ class RelationTransformer(Transformer):
         return features
 
     def get_config_dict(self) -> dict[str, Any]:
+        """The module config saved in ``sentence_bert_config.json``: sentence-transformers' keys, the template,
+        and the format marker :attr:`VERSION_KEY`."""
         config = super().get_config_dict()
         config["template"] = self.template
-        config["relemb_config_version"] = CONFIG_VERSION
+        config[self.VERSION_KEY] = CONFIG_VERSION
+        return config
+
+    @classmethod
+    def load_config(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The saved module config as ``__init__`` arguments: the format marker :attr:`VERSION_KEY` is removed
+        (a newer one is logged), so checkpoints of every relemb version load.
+
+        >>> RelationTransformer.VERSION_KEY in RelationTransformer.load_config("./no/such/checkpoint")
+        False
+        """
+        config = super().load_config(*args, **kwargs)
+        version = config.pop(cls.VERSION_KEY, None)
+        if isinstance(version, int) and version > CONFIG_VERSION:
+            logger.warning(
+                "this checkpoint's RelationTransformer config has %s %s, newer than this relemb's %s: "
+                "loading the options it knows",
+                cls.VERSION_KEY,
+                version,
+                CONFIG_VERSION,
+            )
         return config
 
     def __repr__(self) -> str:

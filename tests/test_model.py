@@ -1,5 +1,6 @@
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,10 +113,10 @@ def test_hub_id_offline_fails_fast_and_clearly(monkeypatch):
 
 
 def test_hub_id_with_unreachable_network_fails_fast(monkeypatch):
-    import relemb.model
+    import relemb.hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(relemb.model, "hub_unavailable_reason", lambda: "cannot reach huggingface.co:443 (test)")
+    monkeypatch.setattr(relemb.hub, "hub_unavailable_reason", lambda: "cannot reach huggingface.co:443 (test)")
     start = time.monotonic()
     with pytest.raises(ModelNotFoundError, match=r"unreachable \(cannot reach huggingface.co:443 \(test\)\)"):
         RelBERT.from_pretrained("someone/not-cached-model")
@@ -162,6 +163,29 @@ def test_save_overwrites_and_failure_leaves_target_untouched(tmp_path, tiny_mode
         tiny_model.save_pretrained(target)
     assert not target.exists()
     assert not list(tmp_path.glob(".new.tmp-*"))
+
+
+def test_saved_files_follow_the_umask(tmp_path, tiny_model):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = Path(tiny_model.save_pretrained(tmp_path / "model"))
+    finally:
+        os.umask(old)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.rglob("*")}
+    assert modes["model.safetensors"] == 0o644  # safetensors writes 0600 on its own
+    assert {mode for name, mode in modes.items() if (out / name).is_file()} == {0o644}, modes
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_corrupt_relemb_config_names_the_file(tmp_path, tiny_model):
+    out = tmp_path / "model"
+    tiny_model.save_pretrained(out)
+    (out / "relemb_config.json").write_text('{"template": ')
+    with pytest.raises(ValueError, match=r"relemb_config\.json' is not valid JSON"):
+        RelBERT.from_pretrained(out, device="cpu")
 
 
 def test_older_and_newer_relemb_configs_load(tmp_path, tiny_model):
@@ -231,6 +255,24 @@ def test_setters_validate(tiny_bert_path):
     assert model.config.template == TEMPLATES["b"]
 
 
+def test_deprecated_module_names_still_work():
+    import relemb.model
+    from relemb._compat import INFERENCE_BACKEND_PACKAGES, check_backend
+    from relemb.choices import EMBEDDING_DTYPES, INFERENCE_BACKENDS
+
+    with pytest.warns(DeprecationWarning, match=r"relemb.model.PRECISIONS is deprecated; use relemb.choices"):
+        assert relemb.model.PRECISIONS == EMBEDDING_DTYPES
+    with pytest.warns(DeprecationWarning, match="relemb.model.BACKENDS"):
+        backends = relemb.model.BACKENDS
+    assert tuple(backends) == INFERENCE_BACKENDS and backends["torch"] is None
+    assert backends["openvino"] == INFERENCE_BACKEND_PACKAGES["openvino"]
+    with pytest.warns(DeprecationWarning, match=r"use relemb._compat.check_backend"):
+        from relemb.model import check_backend as old_check_backend
+    assert old_check_backend is check_backend
+    with pytest.raises(AttributeError, match="no attribute 'EMBEDDED_MODELS'"):
+        relemb.model.EMBEDDED_MODELS  # noqa: B018 - moved to relemb.checkpoint
+
+
 def test_push_to_hub_without_network_fails_fast(tiny_model, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.monotonic()
@@ -283,4 +325,4 @@ def test_openvino_backend_matches_torch(tiny_bert_path):
     model = RelBERT.from_pretrained(tiny_bert_path, device="cpu", backend="openvino")
     np.testing.assert_allclose(model.get_embedding(pairs), expected, atol=1e-4)
     with pytest.raises(ValueError, match="autocast for the torch backend"):
-        model.get_embedding(pairs, precision="bfloat16")
+        model.get_embedding(pairs, dtype="bfloat16")

@@ -145,10 +145,25 @@ def test_minilm_fast_path_equals_plain_path(minilm_path):
 
 def test_lower_precision_is_close_and_float32(tiny_model):
     exact = tiny_model.get_embedding(PAIRS[:20])
-    fast = tiny_model.get_embedding(PAIRS[:20], precision="bfloat16")
+    fast = tiny_model.get_embedding(PAIRS[:20], dtype="bfloat16")
     assert fast.dtype == np.float32 and fast.shape == exact.shape
     cos = (fast * exact).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(exact, axis=1)
     assert cos.min() > 0.99
     assert 0 < np.abs(fast - exact).max() < 0.1  # really computed in bf16, and still close
-    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+    with pytest.raises(ValueError, match="unknown dtype 'int4'; choose one of float32, bfloat16, float16"):
+        tiny_model.get_embedding(PAIRS, dtype="int4")
+
+
+def test_precision_is_the_deprecated_name_of_dtype(tiny_model, tmp_path):
+    expected = tiny_model.get_embedding(PAIRS[:20], dtype="bfloat16")
+    with pytest.warns(DeprecationWarning, match="precision= is deprecated .* use dtype="):
+        old = tiny_model.get_embedding(PAIRS[:20], precision="bfloat16")
+    np.testing.assert_array_equal(old, expected)
+    with pytest.warns(DeprecationWarning):  # a single pair and output= take the old name too
+        np.testing.assert_array_equal(tiny_model.get_embedding(PAIRS[0], precision="bfloat16"), expected[0])
+        streamed = tiny_model.get_embedding(PAIRS[:20], precision="bfloat16", output=tmp_path / "out.npy")
+    np.testing.assert_array_equal(np.asarray(streamed), expected)
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="unknown precision 'int4'"):
         tiny_model.get_embedding(PAIRS, precision="int4")
+    with pytest.raises(TypeError, match="pass dtype= only"):
+        tiny_model.get_embedding(PAIRS, dtype="float16", precision="bfloat16")

@@ -114,3 +114,41 @@ def test_template_and_pooling_saved_in_module_configs(tmp_path, tiny_roberta_pat
     assert reloaded[0].template == TEMPLATES["a"]
     assert reloaded[1].pooling_mode == "average"
     assert abs(reloaded.encode(PAIRS) - encoder.encode(PAIRS)).max() < 1e-6
+
+
+def test_config_version_is_a_saved_marker_not_an_option(tmp_path, tiny_bert_path):
+    import inspect
+    import json
+
+    from relemb.checkpoint import CONFIG_VERSION
+
+    assert "relemb_config_version" not in inspect.signature(RelationTransformer.__init__).parameters
+    assert "relemb_config_version" not in RelationTransformer.config_keys
+    encoder = _encoder(tiny_bert_path)
+    encoder.save(str(tmp_path), create_model_card=False)
+    saved = json.loads((tmp_path / "sentence_bert_config.json").read_text())
+    assert saved["relemb_config_version"] == CONFIG_VERSION  # still written: older relemb versions read it
+    assert RelationTransformer.VERSION_KEY not in RelationTransformer.load_config(str(tmp_path))
+    with pytest.raises(TypeError, match="relemb_config_version"):
+        RelationTransformer(tiny_bert_path, relemb_config_version=1)
+
+
+@pytest.mark.parametrize("version", [None, 1, 2])
+def test_checkpoints_with_any_config_version_marker_load(tmp_path, tiny_bert_path, caplog, version):
+    import json
+    import logging
+
+    encoder = _encoder(tiny_bert_path, template="a")
+    encoder.save(str(tmp_path), create_model_card=False)
+    path = tmp_path / "sentence_bert_config.json"
+    saved = json.loads(path.read_text())
+    if version is None:
+        saved.pop("relemb_config_version")
+    else:
+        saved["relemb_config_version"] = version  # 1: every checkpoint so far; 2: a newer relemb's
+    path.write_text(json.dumps(saved))
+    with caplog.at_level(logging.WARNING, logger="relemb"):
+        reloaded = SentenceTransformer(str(tmp_path), trust_remote_code=True, device="cpu")
+    assert reloaded[0].template == TEMPLATES["a"]
+    assert abs(reloaded.encode(PAIRS) - encoder.encode(PAIRS)).max() < 1e-6
+    assert ("relemb_config_version 2, newer than" in caplog.text) == (version == 2)

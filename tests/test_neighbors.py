@@ -1,9 +1,12 @@
 """Nearest-neighbour search: PairIndex on hand-made vectors, FAISS equality, RelBERT.most_similar."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from relemb.neighbors import Neighbor, PairIndex, check_compatible, model_metadata, most_similar
+from relemb.neighbors import Neighbor, PairIndex, RelationModel, check_compatible, model_metadata, most_similar
 
 PAIRS = [("baker", "bread"), ("brewer", "beer"), ("cat", "dog"), ("hot", "cold"), ("barista", "coffee")]
 # hand-made 3-d "relation vectors": makers of food and drink point along x, the rest elsewhere
@@ -144,18 +147,28 @@ def test_faiss_backend_matches_exact():
 
 
 def test_faiss_missing_gives_install_hint(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_faiss(name, *args, **kwargs):
-        if name == "faiss":
-            raise ImportError("No module named 'faiss'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_faiss)
+    monkeypatch.setitem(sys.modules, "faiss", None)  # as if faiss were not installed
     with pytest.raises(ImportError, match=r"relemb\[faiss\]"):
         PairIndex(PAIRS, VECTORS, backend="faiss")
+    with pytest.raises(ImportError, match=r"^the 'faiss' index backend needs faiss-cpu \(module faiss\)"):
+        PairIndex(PAIRS, VECTORS, backend="faiss")
+
+
+def test_neighbors_imports_neither_torch_nor_the_model():
+    code = "import sys, relemb.neighbors; print('torch' in sys.modules, 'relemb.model' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_save_refuses_a_folder_and_replaces_atomically(tmp_path):
+    (tmp_path / "dir.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        PairIndex(PAIRS, VECTORS).save(tmp_path / "dir.npz")
+    target = tmp_path / "index.npz"
+    PairIndex(PAIRS, VECTORS).save(target)
+    PairIndex(PAIRS[:2], VECTORS[:2]).save(target)  # an existing index is replaced
+    assert len(PairIndex.load(target)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npz", "index.npz"]
 
 
 # ---------------------------------------------------------------------- with a model
@@ -172,6 +185,21 @@ def test_most_similar_matches_manual_cosine(tiny_model):
     np.testing.assert_allclose([h.score for h in hits], [scores[i] for i in order], atol=1e-5)
     assert query not in [h.pair for h in hits]
     assert tiny_model.most_similar(query, [*CANDIDATES, query], k=1, exclude_query=False)[0].pair == query
+
+
+def test_model_satisfies_the_protocol(tiny_model):
+    assert isinstance(tiny_model, RelationModel)
+
+
+def test_from_model_dtype_and_deprecated_precision(tiny_model):
+    exact = PairIndex.from_model(tiny_model, CANDIDATES)
+    fast = PairIndex.from_model(tiny_model, CANDIDATES, dtype="bfloat16")
+    assert fast.pairs == exact.pairs and 0 < np.abs(fast.embeddings - exact.embeddings).max() < 0.1
+    with pytest.warns(DeprecationWarning, match="precision= is deprecated .* use dtype="):
+        old = PairIndex.from_model(tiny_model, CANDIDATES, precision="bfloat16")
+    np.testing.assert_array_equal(old.embeddings, fast.embeddings)
+    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
+        PairIndex.from_model(tiny_model, CANDIDATES, dtype="int8")
 
 
 def test_most_similar_with_prebuilt_index(tiny_model, tmp_path):
