@@ -38,9 +38,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from relemb import RelBERT, __version__  # noqa: E402
+from relemb._compat import INFERENCE_BACKEND_PACKAGES  # noqa: E402
+from relemb._io import write_json  # noqa: E402
+from relemb.choices import EMBEDDING_DTYPES  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+#: The compute dtypes of ``get_embedding(dtype=...)`` as torch dtypes (for the matmul roofline).
+DTYPES = {name: getattr(torch, name) for name in EMBEDDING_DTYPES}
 REFERENCE_MAX_LENGTH = 64
 
 
@@ -171,13 +175,11 @@ def stream_child(args: argparse.Namespace) -> None:
             output=target,
             chunk_size=args.chunk_size,
             show_progress_bar=args.progress,
-            precision=args.precision,
+            dtype=args.dtype,
         )
         seconds = time.perf_counter() - start
         check_rows = np.linspace(0, len(pairs) - 1, 8).astype(int)
-        sample = model.get_embedding(
-            [pairs[i] for i in check_rows], batch_size=args.batch_size, precision=args.precision
-        )
+        sample = model.get_embedding([pairs[i] for i in check_rows], batch_size=args.batch_size, dtype=args.dtype)
         stream_vs_memory = float(np.abs(np.asarray(matrix[check_rows]) - sample).max())
         shape, size = list(matrix.shape), target.stat().st_size
         del matrix
@@ -193,7 +195,7 @@ def stream_child(args: argparse.Namespace) -> None:
                 "output_shape": shape,
                 "output_bytes": size,
                 "chunk_size": args.chunk_size,
-                "precision": args.precision,
+                "precision": args.dtype,
                 "max_abs_diff_stream_vs_memory": stream_vs_memory,
             }
         )
@@ -215,8 +217,8 @@ def run_stream(args: argparse.Namespace) -> dict:
         str(args.batch_size),
         "--device",
         args.device,
-        "--precision",
-        args.precision,
+        "--dtype",
+        args.dtype,
         "--threads",
         str(args.threads),
         "--chunk-size",
@@ -232,7 +234,7 @@ def run_stream(args: argparse.Namespace) -> dict:
 
 # ---------------------------------------------------------------------- main
 def load_model(args: argparse.Namespace) -> RelBERT:
-    """The model in fp32 weights; lower precisions run through ``get_embedding(precision=...)``."""
+    """The model in fp32 weights; lower precisions run through ``get_embedding(dtype=...)`` (autocast)."""
     return RelBERT.from_pretrained(args.model, template=args.template, device=args.device)
 
 
@@ -273,12 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
-        "--precision",
         "--dtype",
-        dest="precision",
-        choices=sorted(DTYPES),
+        "--precision",
+        dest="dtype",
+        choices=EMBEDDING_DTYPES,
         default="float32",
-        help="also time get_embedding(precision=...) in this lower precision (autocast); fp32 is always timed",
+        help="also time get_embedding(dtype=...) in this lower precision (autocast); fp32 is always timed "
+        "(--precision is the old name)",
     )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds; the best counts")
@@ -296,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend",
         default=None,
-        choices=("openvino", "onnx"),
+        choices=tuple(INFERENCE_BACKEND_PACKAGES),
         help="also time fp32 through this sentence-transformers backend (extra relemb[openvino] / relemb[onnx])",
     )
     parser.add_argument("--stream-child", action="store_true", help=argparse.SUPPRESS)
@@ -307,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    precisions = ["float32"] + ([args.precision] if args.precision != "float32" else [])
+    precisions = ["float32"] + ([args.dtype] if args.dtype != "float32" else [])
     peaks = {p: matmul_rate(device, DTYPES[p]) for p in precisions}
 
     model = load_model(args)
@@ -325,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
 
     methods = {
         f"relemb {p}": (
-            lambda p=p: model.get_embedding(pairs, args.batch_size, precision=p, show_progress_bar=args.progress)
+            lambda p=p: model.get_embedding(pairs, args.batch_size, dtype=p, show_progress_bar=args.progress)
         )
         for p in precisions
     }
@@ -354,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.backend and name == f"relemb float32 {args.backend}":
             exported.get_embedding(pairs[: args.batch_size], args.batch_size)
         else:
-            model.get_embedding(pairs[: args.batch_size], args.batch_size, precision=name.split()[1])
+            model.get_embedding(pairs[: args.batch_size], args.batch_size, dtype=name.split()[1])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     times: dict[str, list[float]] = {name: [] for name in methods}
     embeddings: dict[str, np.ndarray] = {}
@@ -451,8 +454,7 @@ def main(argv: list[str] | None = None) -> int:
             f"peak RSS {stream['peak_rss_bytes'] / 2**20:.0f} MiB, .npy {stream['output_bytes'] / 2**20:.0f} MiB"
         )
     output = Path(args.output) if args.output else RESULTS / f"embed_throughput_{device.type}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(output, result)
     print(f"wrote {output}")
     return 0
 
