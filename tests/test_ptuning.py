@@ -37,15 +37,6 @@ class FailingLoss(nn.Module):
         raise RuntimeError("loss exploded")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run several times faster on one thread when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def records():
     return load_relation_similarity("starter")[:4]

@@ -261,7 +261,7 @@ def learn_autoprompt(
     """
     args = args or PromptLearningArguments(prompt="autoprompt")
     layout = TriggerLayout(*args.n_triggers)
-    objective = resolve_objective(model, data, loss, args.prompt_batch_size, args.prompt_seed)
+    objective = resolve_objective(model, data, args, loss)
     word_embeddings = model.transformer.model.get_input_embeddings()
     vocabulary = candidate_vocabulary(model.tokenizer, word_embeddings.weight.shape[0])
     starts = [layout.starts_text(slot) for slot in range(layout.n_triggers)]

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
+    from relemb.prompt_learning.config import PromptLearningArguments
     from relemb.train import TrainingData
     from relemb.train_config import LossArguments
 
@@ -221,14 +222,14 @@ def frozen_encoder(model: RelBERT, *modules: nn.Module) -> Iterator[None]:
 def resolve_objective(
     model: RelBERT,
     data: Sequence[RelationRecord] | TrainingData | PromptObjective | Any,
-    loss: nn.Module | LossArguments | None,
-    batch_size: int,
-    seed: int,
+    args: PromptLearningArguments,
+    loss: nn.Module | LossArguments | None = None,
 ) -> PromptObjective:
     """The objective of ``data``: a :class:`PromptObjective` (used as is; it carries its own loss, so
     ``loss`` must be ``None``), a :class:`~relemb.train.TrainingData` or its ``datasets.Dataset`` of
     training rows (``pair``, ``label``), or a list of :class:`~relemb.data.RelationRecord`; the loss
-    through :func:`resolve_loss`."""
+    through :func:`resolve_loss`, batches of ``args.prompt_batch_size`` rows in the order of
+    ``args.prompt_seed``."""
     if isinstance(data, PromptObjective):
         if data.model is not model:
             raise ValueError("the PromptObjective was built for a different model than the one given")
@@ -237,12 +238,15 @@ def resolve_objective(
         return data
     from relemb.train import TrainingData
 
+    options = dict(loss=loss, batch_size=args.prompt_batch_size, seed=args.prompt_seed)
     if isinstance(data, TrainingData) or hasattr(data, "column_names"):
-        return PromptObjective.from_dataset(model, data, loss=loss, batch_size=batch_size, seed=seed)
-    return PromptObjective.from_records(model, data, loss=loss, batch_size=batch_size, seed=seed)
+        return PromptObjective.from_dataset(model, data, **options)
+    return PromptObjective.from_records(model, data, **options)
 
 
-def record_prompt_learning(model: RelBERT, kind: str, args: Any, objective: PromptObjective, **summary: Any) -> None:
+def record_prompt_learning(
+    model: RelBERT, kind: str, args: PromptLearningArguments, objective: PromptObjective, **summary: Any
+) -> None:
     """Store what was learned in ``model.config.training["prompt_learning"]``: the kind, the arguments, the
     loss the prompt was learned on (:func:`describe_loss`) and ``summary`` (losses, tokens)."""
     model.config.training["prompt_learning"] = {

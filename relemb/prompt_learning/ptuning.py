@@ -271,7 +271,7 @@ def learn_ptuning(
     """
     args = args or PromptLearningArguments(prompt="ptuning")
     layout = TriggerLayout(*args.n_triggers)
-    objective = resolve_objective(model, data, loss, args.prompt_batch_size, args.prompt_seed)
+    objective = resolve_objective(model, data, args, loss)
     tuning = PTuning(model, layout, seed=args.prompt_seed)
     try:
         tuning.attach()
