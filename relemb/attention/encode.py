@@ -110,7 +110,13 @@ class AttentionInput:
     @classmethod
     def from_pair(cls, head: str, tail: str, template: str | None, mask_token: str) -> AttentionInput:
         """The relation prompt of ``(head, tail)``: ``template`` (an id a-e, a string, ``None`` for d)
-        filled in, with the spans of every ``<subj>``, ``<obj>`` and the ``<mask>``."""
+        filled in by :func:`relemb.prompts.render_prompt_spans`, with the spans of every ``<subj>``,
+        ``<obj>`` and the ``<mask>``.
+
+        >>> x = AttentionInput.from_pair("cat", "animal", "a", "[MASK]")    # template a names the pair twice
+        >>> [x.text[a:b] for a, b in x.head], x.pair
+        (['cat', 'cat'], ('cat', 'animal'))
+        """
         prompt = render_prompt_spans(resolve_template(template), head, tail, mask_token)
         return cls(prompt.text, prompt.head, prompt.tail, prompt.mask, pair=(head, tail))
 
@@ -119,7 +125,12 @@ class AttentionInput:
         cls, text: str, head: str | Span | Sequence[Span], tail: str | Span | Sequence[Span]
     ) -> AttentionInput:
         """A sentence with the head and tail given as character spans, or as words (their first
-        whole-word occurrence, case-sensitive)."""
+        whole-word occurrence, case-sensitive).
+
+        >>> x = AttentionInput.from_sentence("A cat, a catfish.", "catfish", (2, 5))
+        >>> x.head, x.tail, x.mask
+        (((9, 16),), ((2, 5),), ())
+        """
 
         def locate(value: Any, role: str) -> tuple[Span, ...]:
             if isinstance(value, str):
@@ -160,14 +171,17 @@ class EncodedInput:
 
     @property
     def n_layers(self) -> int:
+        """Layers of the attention weights."""
         return int(self.attentions.shape[0])
 
     @property
     def n_heads(self) -> int:
+        """Heads per layer."""
         return int(self.attentions.shape[1])
 
     @property
     def n_tokens(self) -> int:
+        """Tokens of the text, special tokens included (no padding)."""
         return int(self.attentions.shape[-1])
 
 
@@ -293,6 +307,10 @@ class AttentionEncoder:
         """Load a relemb model, a plain encoder folder, a Hub id or ``minilm`` (the embedded all-MiniLM-L6-v2).
 
         The template and max length default to the model's own (relemb checkpoints store them).
+
+        >>> encoder = AttentionEncoder.from_pretrained("minilm", device="cpu")   # doctest: +SKIP
+        >>> encoder.n_layers, encoder.n_heads                                   # doctest: +SKIP
+        (6, 12)
         """
         from relemb import RelBERT
 
@@ -303,7 +321,11 @@ class AttentionEncoder:
 
     @classmethod
     def from_relbert(cls, model: Any, *, name: str | None = None) -> AttentionEncoder:
-        """Share the encoder of a loaded :class:`~relemb.RelBERT` (switched to eager attention)."""
+        """Share the encoder of a loaded :class:`~relemb.RelBERT` (switched to eager attention).
+
+        >>> from relemb import RelBERT                                               # doctest: +SKIP
+        >>> encoder = AttentionEncoder.from_relbert(RelBERT.from_pretrained("minilm"))   # doctest: +SKIP
+        """
         return cls(
             model.transformer.auto_model,
             model.tokenizer,
@@ -314,7 +336,12 @@ class AttentionEncoder:
 
     def random_control(self, seed: int = 0) -> AttentionEncoder:
         """A copy with the same architecture and tokenizer but randomly initialised weights (the control
-        of a probe: what it finds there comes from the inputs and the architecture, not from training)."""
+        of a probe: what it finds there comes from the inputs and the architecture, not from training).
+
+        >>> control = encoder.random_control(seed=0)                 # doctest: +SKIP
+        >>> control.name                                             # doctest: +SKIP
+        'minilm (random init)'
+        """
         import torch
         from transformers import AutoModel
 
@@ -329,19 +356,27 @@ class AttentionEncoder:
 
     @property
     def device(self) -> Any:
+        """The ``torch.device`` of the model's weights."""
         return next(self.model.parameters()).device
 
     @property
     def n_layers(self) -> int:
+        """The encoder's layers (``config.num_hidden_layers``)."""
         return int(self.model.config.num_hidden_layers)
 
     @property
     def n_heads(self) -> int:
+        """Attention heads per layer (``config.num_attention_heads``)."""
         return int(self.model.config.num_attention_heads)
 
     # -------------------------------------------------------------------------------------- inputs
     def inputs_from_pairs(self, pairs: Iterable[Sequence[str]], template: str | None = None) -> list[AttentionInput]:
-        """Relation prompts of ``pairs`` (the encoder's template unless ``template`` is given)."""
+        """Relation prompts of ``pairs`` (the encoder's template unless ``template`` is given), the pairs
+        checked by :func:`relemb.pairs.check_pairs` (errors name the pair's index).
+
+        >>> encoder.inputs_from_pairs([("camera", "photographer")])[0].pair      # doctest: +SKIP
+        ('camera', 'photographer')
+        """
         template = self.template if template is None else template
         inputs = []
         mask_token = self.tokenizer.mask_token
@@ -361,6 +396,10 @@ class AttentionEncoder:
         """Yield one :class:`EncodedInput` per input, in order, computing ``batch_size`` texts at a time.
 
         Raises ``ValueError`` naming the input when truncation cuts off its head, tail or mask.
+
+        >>> (item,) = encoder.encode(encoder.inputs_from_pairs([("camera", "photographer")]))   # doctest: +SKIP
+        >>> [item.tokens[p] for p in item.head_positions]                                     # doctest: +SKIP
+        ['camera']
         """
         import torch
         from tqdm.auto import tqdm

@@ -238,7 +238,10 @@ class HeadStatistics:
 
     @classmethod
     def from_items(cls, items: Iterable[EncodedInput]) -> HeadStatistics:
-        """The statistics of ``items`` (any iterable, e.g. :meth:`AttentionEncoder.encode`)."""
+        """The statistics of ``items`` (any iterable, e.g. :meth:`AttentionEncoder.encode`).
+
+        >>> stats = HeadStatistics.from_items(encoder.encode(inputs))       # doctest: +SKIP
+        """
         stats: HeadStatistics | None = None
         for item in items:
             if stats is None:
@@ -249,7 +252,14 @@ class HeadStatistics:
         return stats
 
     def update(self, item: EncodedInput | dict[str, np.ndarray]) -> None:
-        """Add one input (an :class:`EncodedInput`, or its :func:`head_statistics_for` result)."""
+        """Add one input (an :class:`EncodedInput`, or its :func:`head_statistics_for` result).
+
+        >>> stats = HeadStatistics(1, 1)
+        >>> stats.update({name: np.array([[0.5]]) for name in STATISTICS})
+        >>> stats.update({name: np.array([[np.nan if name == "mask" else 1.0]]) for name in STATISTICS})
+        >>> stats.n_inputs, stats.mean("previous").tolist(), stats.mean("mask").tolist()   # mask: 1 input
+        (2, [[0.75]], [[0.5]])
+        """
         values = head_statistics_for(item) if isinstance(item, EncodedInput) else item
         for name in STATISTICS:
             value = np.asarray(values[name], dtype=np.float64)
@@ -263,7 +273,12 @@ class HeadStatistics:
         self.n_inputs += 1
 
     def mean(self, stat: str) -> np.ndarray:
-        """The ``(layers, heads)`` mean of one statistic (NaN where no input defined it)."""
+        """The ``(layers, heads)`` mean of one statistic (NaN where no input defined it); ``KeyError`` for
+        a name not in :data:`STATISTICS`.
+
+        >>> HeadStatistics(1, 2).mean("special").tolist()          # no input yet
+        [[nan, nan]]
+        """
         try:
             _check_stat(stat)
         except ValueError as error:
@@ -274,6 +289,7 @@ class HeadStatistics:
 
     @property
     def means(self) -> dict[str, np.ndarray]:
+        """Every statistic's :meth:`mean`, by name, in the order of :data:`STATISTICS`."""
         return {name: self.mean(name) for name in STATISTICS}
 
     def __getitem__(self, stat: str) -> np.ndarray:
@@ -290,7 +306,11 @@ class HeadStatistics:
         return _top(self.mean(stat), k, largest)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: ``{"n_inputs", "n_layers", "n_heads", "statistics": {stat: [[...]]}}`` (NaN -> None)."""
+        """JSON-safe: ``{"n_inputs", "n_layers", "n_heads", "statistics": {stat: [[...]]}}`` (NaN -> None).
+
+        >>> HeadStatistics(1, 2).to_dict()["statistics"]["entropy"]
+        [[None, None]]
+        """
         return {
             "n_inputs": self.n_inputs,
             "n_layers": self.n_layers,
@@ -351,7 +371,13 @@ def head_distances_for(item: EncodedInput | np.ndarray) -> np.ndarray:
 
 
 def head_distances(items: Iterable[EncodedInput]) -> np.ndarray:
-    """:func:`head_distances_for` averaged over ``items`` (streaming): ``(L*H, L*H)``, symmetric, zero diagonal."""
+    """:func:`head_distances_for` averaged over ``items`` (streaming): ``(L*H, L*H)``, symmetric, zero diagonal.
+
+    >>> apart = np.array([[[[1.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]]])   # 2 heads, 2 tokens
+    >>> same = np.full((1, 2, 2, 2), 0.5)
+    >>> (head_distances([apart, same]) / np.log(2)).round(6).tolist()              # (2 + 0) / 2
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
     total: np.ndarray | None = None
     count = 0
     for item in items:
@@ -428,7 +454,20 @@ class RelationHeadAccuracy:
     compare heads to it, not to chance.
 
     ``hits[direction][label]`` holds ``(layers, heads)`` counts, ``totals[direction][label]`` the inputs,
-    ``offset_hits[direction][label]`` a Counter of right offsets; label ``None`` is all inputs.
+    ``offset_hits[direction][label]`` a Counter of right offsets; label ``None`` is all inputs. The
+    directions are :data:`HEAD_DIRECTIONS`.
+
+    >>> from relemb.attention.encode import AttentionInput
+    >>> x = AttentionInput.from_sentence("cat and dog", "cat", "dog")
+    >>> a = np.zeros((1, 2, 5, 5)); a[0, 0, :, 1] = 1.0; a[0, 1, :, 2] = 1.0   # head 0 looks at "cat", 1 at "and"
+    >>> item = EncodedInput(x, ["[CLS]", "cat", "and", "dog", "[SEP]"], a, np.array([1]), np.array([3]),
+    ...                     np.array([], dtype=int), np.array([0, 4]), [None, 0, 1, 2, None])
+    >>> scores = RelationHeadAccuracy(n_layers=1, n_heads=2)
+    >>> scores.update(item, "animal")
+    >>> scores.n_inputs(), scores.accuracy().tolist(), scores.best_head(relation="animal"), scores.baseline()
+    (1, [[1.0, 0.0]], (0, 0, 1.0), (-2, 1.0))
+    >>> scores.to_dict()["tail_to_head"]["per_relation"]["animal"]["best_head"]
+    {'layer': 0, 'head': 0, 'accuracy': 1.0}
     """
 
     n_layers: int
@@ -468,6 +507,7 @@ class RelationHeadAccuracy:
         return list(self.labels)
 
     def n_inputs(self, direction: str = "tail_to_head", relation: str | None = None) -> int:
+        """How many inputs (of ``relation``, or all) could be scored in ``direction``."""
         return int(self.totals[_check_direction(direction)][relation])
 
     def accuracy(self, direction: str = "tail_to_head", relation: str | None = None) -> np.ndarray:
@@ -603,12 +643,22 @@ class HeadReport:
     mds: np.ndarray | None = None
 
     def head_label(self, index: int) -> str:
-        """``"L{layer}-H{head}"`` of a flat head index (``layer * n_heads + head``)."""
+        """``"L{layer}-H{head}"`` of a flat head index (``layer * n_heads + head``).
+
+        >>> HeadReport("toy", 2, 3, 0, HeadStatistics(2, 3), RelationHeadAccuracy(2, 3)).head_label(4)
+        'L1-H1'
+        """
         return f"L{index // self.n_heads}-H{index % self.n_heads}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe (NaN -> ``None``); the distance matrix and MDS coordinates as nested lists, indexed by
-        ``layer * n_heads + head``."""
+        """JSON-safe (:func:`relemb._io.to_jsonable`: NaN -> ``None``); the distance matrix and MDS
+        coordinates as nested lists, indexed by ``layer * n_heads + head``.
+
+        >>> report = HeadReport("toy", 1, 2, 0, HeadStatistics(1, 2), RelationHeadAccuracy(1, 2))
+        >>> data = report.to_dict()
+        >>> data["statistics"]["special"], data["relation_heads"]["tail_to_head"]["overall"]["baseline"]
+        ([[None, None]], {'offset': None, 'accuracy': None})
+        """
         return to_jsonable(
             {
                 "model": self.model,
@@ -631,7 +681,12 @@ class HeadReport:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` as JSON, atomically (parent folders are created; a folder is refused)."""
+        """Write :meth:`to_dict` as JSON (:func:`relemb._io.write_json`: atomic, parent folders created; a
+        folder is refused); returns the path.
+
+        >>> report.save("results/heads.json")                # doctest: +SKIP
+        PosixPath('results/heads.json')
+        """
         target = output_file(path)
         write_json(target, self.to_dict(), indent=1)
         return target
@@ -653,6 +708,12 @@ def analyze_heads(
     ``relations`` is a label per input for per-relation accuracies; ``distances=False`` skips the
     Jensen-Shannon distances and the MDS map, whose cost grows with ``(layers * heads * tokens)**2``
     (about a second per input for 24 layers x 16 heads at 32 tokens on one CPU core; MiniLM: milliseconds).
+
+    >>> encoder = AttentionEncoder.from_pretrained("minilm")                      # doctest: +SKIP
+    >>> report = analyze_heads(encoder, encoder.inputs_from_pairs([("puppy", "dog"), ("oak", "tree")]),
+    ...                        relations=["young", "hyper"])                      # doctest: +SKIP
+    >>> report.statistics.top_heads("previous", k=1)                              # doctest: +SKIP
+    [(0, 2, 0.89...)]
     """
     inputs = list(inputs)
     if not inputs:

@@ -20,12 +20,10 @@ Example::
     plot_head_statistics(report, "figures/heads.png")
     plot_token_scores(trace(encoder, encoder.inputs_from_pairs([("camera", "photographer")])), "figures/trace.png")
 
->>> import tempfile, pathlib
->>> from relemb.attention.probes import cluster_relations
->>> folder = pathlib.Path(tempfile.mkdtemp())
->>> clusters = cluster_relations(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]), ["hyper", "mero", "syn"])
->>> plot_dendrogram(clusters, folder / "relations.png").name
-'relations.png'
+>>> plot_token_scores([], "figures/nothing.png")
+Traceback (most recent call last):
+...
+ValueError: no token scores to plot
 """
 
 from __future__ import annotations
@@ -93,6 +91,16 @@ def plot_head_statistics(
     """A grid of ``(layers, heads)`` heat maps, one per statistic (layers on y, heads on x, colour bars).
 
     Attention masses share the scale [0, 1]; entropy has its own. Written atomically as PNG.
+
+    >>> import tempfile, pathlib
+    >>> from relemb.attention.heads import HeadReport, HeadStatistics, RelationHeadAccuracy
+    >>> stats = HeadStatistics(n_layers=2, n_heads=3)
+    >>> stats.update({name: np.full((2, 3), 0.5) for name in STATISTICS})
+    >>> report = HeadReport("toy", 2, 3, 1, stats, RelationHeadAccuracy(2, 3))
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> plot_head_statistics(report, pathlib.Path(folder.name) / "heads.png", statistics=["special", "entropy"]).name
+    'heads.png'
+    >>> folder.cleanup()
     """
     target = output_file(path, ".png")
     names = [_check_stat(name) for name in statistics]
@@ -126,7 +134,19 @@ def plot_head_statistics(
 
 def plot_head_map(report: HeadReport, path: str | os.PathLike, color_by: str = "special") -> Path:
     """The MDS map of the heads (Jensen-Shannon distances), twice: coloured by layer, and by the
-    statistic ``color_by`` (which also sets the marker size). Written atomically as PNG."""
+    statistic ``color_by`` (which also sets the marker size). Written atomically as PNG.
+
+    >>> import tempfile, pathlib
+    >>> from relemb.attention.heads import HeadReport, HeadStatistics, RelationHeadAccuracy
+    >>> stats = HeadStatistics(n_layers=2, n_heads=2)
+    >>> stats.update({name: np.array([[0.1, 0.2], [0.3, 0.4]]) for name in STATISTICS})
+    >>> points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])     # one per head, layer-major
+    >>> report = HeadReport("toy", 2, 2, 1, stats, RelationHeadAccuracy(2, 2), mds=points)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> plot_head_map(report, pathlib.Path(folder.name) / "map.png", color_by="previous").name
+    'map.png'
+    >>> folder.cleanup()
+    """
     target = output_file(path, ".png")
     _check_stat(color_by)
     if report.mds is None:
@@ -185,7 +205,12 @@ def plot_head_map(report: HeadReport, path: str | os.PathLike, color_by: str = "
 
 def plot_relation_heads(report: HeadReport, path: str | os.PathLike, direction: str = "tail_to_head") -> Path:
     """Bars per relation (and all inputs): the best head's accuracy as a relation classifier next to the
-    best fixed-offset baseline, the head named above its bar. Written atomically as PNG."""
+    best fixed-offset baseline, the head named above its bar. Written atomically as PNG.
+
+    >>> report = analyze_heads(encoder, inputs, relations=labels)              # doctest: +SKIP
+    >>> plot_relation_heads(report, "figures/relation_heads.png")              # doctest: +SKIP
+    PosixPath('figures/relation_heads.png')
+    """
     target = output_file(path, ".png")
     _check_direction(direction)
     scores = report.relation_accuracy
@@ -234,7 +259,18 @@ def plot_importance(
     report: ProbeReport, path: str | os.PathLike, task: str | None = "multiclass", *, by: str = "direction"
 ) -> Path:
     """Layer x head heat maps of the attention probe's feature importance: one panel per direction
-    (``by="direction"``, one colour scale) or one panel summed over directions (``by="overall"``)."""
+    (``by="direction"``, one colour scale) or one panel summed over directions (``by="overall"``).
+
+    >>> import tempfile, pathlib
+    >>> from relemb.attention.probes import ProbeReport, TaskReport, feature_importance
+    >>> importance = feature_importance(np.array([[0.1, 2.0, 0.0, 0.5]]), n_layers=1, n_heads=2, with_mask=False)
+    >>> part = TaskReport("binary", [0, 1], 8, 4, {}, None, None, importance)
+    >>> report = ProbeReport("toy", "model", None, 1, 2, False, {"binary": part})
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> plot_importance(report, pathlib.Path(folder.name) / "importance.png", task="binary").name
+    'importance.png'
+    >>> folder.cleanup()
+    """
     check_choice(by, IMPORTANCE_VIEWS, "importance view (by)")
     target = output_file(path, ".png")
     part = _task(report, task)
@@ -263,7 +299,12 @@ def plot_importance(
 
 def plot_layer_scores(report: ProbeReport, path: str | os.PathLike, *, metric: str = "macro_f1") -> Path:
     """Hidden-state probe score per layer (0 = embeddings) for the model and the control, one panel per
-    task, with the attention probes' scores as horizontal lines."""
+    task, with the attention probes' scores as horizontal lines.
+
+    >>> report = probe_relations(encoder, "BLESS", data_dir="/data/relbert")      # doctest: +SKIP
+    >>> plot_layer_scores(report, "figures/bless_layers.png", metric="accuracy")  # doctest: +SKIP
+    PosixPath('figures/bless_layers.png')
+    """
     check_choice(metric, METRICS, "probe metric")
     target = output_file(path, ".png")
     parts = list(report.tasks.values())
@@ -300,7 +341,16 @@ def plot_dendrogram(
     title: str | None = None,
 ) -> Path:
     """Dendrogram of the relation clustering of a report's ``task`` (or of a :func:`cluster_relations`
-    result), drawn from SciPy's dendrogram coordinates on a matplotlib ``Figure``."""
+    result), drawn from SciPy's dendrogram coordinates on a matplotlib ``Figure``.
+
+    >>> import tempfile, pathlib
+    >>> from relemb.attention.probes import cluster_relations
+    >>> clusters = cluster_relations(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]), ["hyper", "mero", "syn"])
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> plot_dendrogram(clusters, pathlib.Path(folder.name) / "relations.png", title="toy").name
+    'relations.png'
+    >>> folder.cleanup()
+    """
     from scipy.cluster.hierarchy import dendrogram
 
     target = output_file(path, ".png")
@@ -387,6 +437,14 @@ def plot_token_scores(
 
     The file is written atomically (a temporary file in the same folder, renamed into place); missing
     parent folders are created; a ``path`` that is an existing folder raises ``IsADirectoryError``.
+
+    >>> import tempfile, pathlib
+    >>> scores = TokenScores("cat dog", ["[CLS]", "cat", "dog", "[SEP]"], 0, "[CLS]", np.array([0.4, 0.3, 0.2, 0.1]),
+    ...                      np.full(4, 0.25), [1], [2], [], [None, 0, 1, None], np.full((2, 4), 0.25))
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> plot_token_scores(scores, pathlib.Path(folder.name) / "layers.png", layers=True).name
+    'layers.png'
+    >>> folder.cleanup()
     """
     items = [scores] if isinstance(scores, TokenScores) else list(scores)
     if not items:

@@ -135,7 +135,11 @@ def directions(with_mask: bool) -> tuple[str, ...]:
 
 
 def feature_names(n_layers: int, n_heads: int, with_mask: bool) -> list[str]:
-    """Names of the attention features in order, ``"L{layer}-H{head} {direction}"`` (0-based)."""
+    """Names of the attention features in order, ``"L{layer}-H{head} {direction}"`` (0-based).
+
+    >>> feature_names(2, 1, with_mask=False)
+    ['L0-H0 head->tail', 'L1-H0 head->tail', 'L0-H0 tail->head', 'L1-H0 tail->head']
+    """
     return [
         f"L{layer}-H{head} {direction}"
         for direction in directions(with_mask)
@@ -145,7 +149,11 @@ def feature_names(n_layers: int, n_heads: int, with_mask: bool) -> list[str]:
 
 
 def feature_location(index: int, n_layers: int, n_heads: int, with_mask: bool) -> tuple[str, int, int]:
-    """``(direction, layer, head)`` of attention feature ``index`` (the inverse of the feature order)."""
+    """``(direction, layer, head)`` of attention feature ``index`` (the inverse of the feature order).
+
+    >>> feature_location(13, n_layers=2, n_heads=3, with_mask=True)
+    ('mask->head', 0, 1)
+    """
     names = directions(with_mask)
     size = n_layers * n_heads
     index = int(index)
@@ -159,7 +167,15 @@ def feature_location(index: int, n_layers: int, n_heads: int, with_mask: bool) -
 def attention_features(item: EncodedInput, *, with_mask: bool | None = None) -> np.ndarray:
     """The attention feature vector of one encoded input (float32): head->tail and tail->head for every
     layer x head (``2 L H``), then mask->head, mask->tail, head->mask, tail->mask (``6 L H`` in all) when
-    ``with_mask`` (``None``: when the input has a mask token). Order: see :func:`feature_names`."""
+    ``with_mask`` (``None``: when the input has a mask token). Order: see :func:`feature_names`.
+
+    >>> x = AttentionInput.from_sentence("cat dog", "cat", "dog")
+    >>> a = np.zeros((1, 1, 4, 4)); a[0, 0, 1, 2] = 0.75; a[0, 0, 2, 1] = 0.25
+    >>> item = EncodedInput(x, ["[CLS]", "cat", "dog", "[SEP]"], a, np.array([1]), np.array([2]),
+    ...                     np.array([], dtype=int), np.array([0, 3]), [None, 0, 1, None])
+    >>> attention_features(item)                     # head->tail, tail->head of the one head
+    array([0.75, 0.25], dtype=float32)
+    """
     has_mask = len(item.mask_positions) > 0
     if with_mask is None:
         with_mask = has_mask
@@ -177,7 +193,15 @@ def attention_features(item: EncodedInput, *, with_mask: bool | None = None) -> 
 
 def hidden_state_features(item: EncodedInput) -> np.ndarray:
     """Per layer (embeddings first), ``[mean of the head tokens' states; mean of the tail tokens' states]``:
-    ``(L + 1, 2 D)`` float32. The input must have been encoded with ``output_hidden_states=True``."""
+    ``(L + 1, 2 D)`` float32. The input must have been encoded with ``output_hidden_states=True``.
+
+    >>> x = AttentionInput.from_sentence("cat dog", "cat", "dog")
+    >>> states = np.arange(8, dtype=np.float32).reshape(1, 4, 2)        # embeddings only, 4 tokens, D = 2
+    >>> item = EncodedInput(x, ["[CLS]", "cat", "dog", "[SEP]"], np.full((1, 1, 4, 4), 0.25), np.array([1]),
+    ...                     np.array([2]), np.array([], dtype=int), np.array([0, 3]), [None, 0, 1, None], states)
+    >>> hidden_state_features(item)
+    array([[2., 3., 4., 5.]], dtype=float32)
+    """
     if item.hidden_states is None:
         raise ValueError("the input was encoded without hidden states; pass output_hidden_states=True")
     states = item.hidden_states
@@ -307,12 +331,14 @@ class ProbeResult:
 
     @property
     def coef(self) -> np.ndarray:
-        """The logistic regression's coefficients on standardised features, ``(1 or C, n_features)``."""
+        """The logistic regression's coefficients on standardised features, ``(1 or C, n_features)``
+        (see :func:`fit_probe`)."""
         if self.estimator is None:
             raise ValueError("this probe result has no fitted estimator")
         return np.asarray(self.estimator[-1].coef_)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe scores (the estimator is left out); see :func:`fit_probe`."""
         return to_jsonable(
             {
                 "accuracy": self.accuracy,
@@ -343,8 +369,10 @@ def fit_probe(
 
     >>> X = np.array([[0.0], [0.1], [0.2], [1.0], [1.1], [1.2]])
     >>> result = fit_probe(X, [0, 0, 0, 1, 1, 1], X, [0, 0, 0, 1, 1, 1])
-    >>> result.accuracy, result.classes, result.n_train
-    (1.0, [0, 1], 6)
+    >>> result.accuracy, result.classes, result.n_train, result.coef.shape
+    (1.0, [0, 1], 6, (1, 1))
+    >>> sorted(result.to_dict())[:3]
+    ['accuracy', 'classes', 'converged']
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -395,6 +423,10 @@ def feature_importance(result: ProbeResult | np.ndarray, n_layers: int, n_heads:
     classes), ``per_direction`` ``(directions, L, H)``, ``directions``, ``class_vectors`` ``(C, features)``
     (binary: one vector, for the related class) with ``classes``, and ``top``: the 20 strongest features
     with their name, direction, layer and head. ``result`` may also be a coefficient matrix.
+
+    >>> importance = feature_importance(np.array([[0.1, -2.0, 0.0, 0.5]]), n_layers=1, n_heads=2, with_mask=False)
+    >>> importance["top"][0]["name"], importance["overall"].tolist()
+    ('L0-H1 head->tail', [[0.1, 2.5]])
     """
     coef = np.atleast_2d(result.coef if isinstance(result, ProbeResult) else np.asarray(result, dtype=np.float64))
     names = directions(with_mask)
@@ -487,6 +519,7 @@ class TaskReport:
     generated_negatives: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, with each owner's hidden-state probes per layer and its best layer (by macro F1)."""
         hidden = None
         if self.hidden is not None:
             hidden = {
@@ -529,6 +562,11 @@ class ProbeReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (:func:`relemb._io.to_jsonable`): settings, timings and every task's :meth:`TaskReport.to_dict`.
+
+        >>> report.to_dict()["tasks"]["multiclass"]["selectivity"]      # doctest: +SKIP
+        {'macro_f1': 0.346, 'accuracy': 0.31, 'micro_f1': 0.31}
+        """
         return to_jsonable(
             {
                 "dataset": self.dataset,
@@ -547,7 +585,12 @@ class ProbeReport:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` as JSON, atomically (parents created; an existing folder is refused)."""
+        """Write :meth:`to_dict` as JSON (:func:`relemb._io.write_json`: atomic, parents created; an existing
+        folder is refused); returns the path.
+
+        >>> report.save("results/bless_probes.json")              # doctest: +SKIP
+        PosixPath('results/bless_probes.json')
+        """
         target = output_file(path)
         write_json(target, self.to_dict())
         return target
@@ -658,6 +701,10 @@ def probe_relations(
     kept (``6 L H`` attention weights, and ``(L + 1) x 2 D`` hidden-state values, about 80 kB a pair for a
     base-size model). Raises ``ValueError`` naming the dataset and task when a split has a single class
     for a task.
+
+    >>> report = probe_relations("minilm", "BLESS", data_dir="/data/relbert", max_train=2000)   # doctest: +SKIP
+    >>> report.tasks["binary"].selectivity["macro_f1"] > 0                                 # doctest: +SKIP
+    True
     """
     start = time.perf_counter()
     label = _dataset_label(splits, name)
@@ -794,7 +841,12 @@ def probe_datasets(
     seed: int = 0,
     **kwargs: Any,
 ) -> dict[str, ProbeReport]:
-    """:func:`probe_relations` on several lexical datasets, sharing one control encoder; keyed by dataset."""
+    """:func:`probe_relations` on several lexical datasets, sharing one control encoder; keyed by dataset.
+
+    >>> reports = probe_datasets("minilm", ["BLESS", "EVALution"], data_dir="/data/relbert")   # doctest: +SKIP
+    >>> sorted(reports)                                                                     # doctest: +SKIP
+    ['BLESS', 'EVALution']
+    """
     encoder = _as_encoder(encoder)
     control = _control_encoder(encoder, control, seed) or False
     reports = {}

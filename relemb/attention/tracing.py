@@ -264,6 +264,15 @@ class TokenScores:
     ``tracing_layers`` is ``(layers, tokens)``: row ``l`` is the tracing score at the input of layer
     ``l`` (row 0 equals ``tracing``). ``offsets`` are the tokens' character spans in ``text`` (``(0, 0)``
     for special tokens), used to name words in :meth:`words`.
+
+    >>> scores = TokenScores("cat food", ["[CLS]", "cat", "fo", "##od", "[SEP]"], 0, "[CLS]",
+    ...                      tracing=np.array([0.4, 0.1, 0.2, 0.1, 0.2]), rollout=np.full(5, 0.2),
+    ...                      head_positions=[1], tail_positions=[2, 3], mask_positions=[],
+    ...                      word_ids=[None, 0, 1, 1, None])
+    >>> [(w["word"], w["positions"], round(w["tracing"], 2)) for w in scores.words()]
+    [('[CLS]', [0], 0.4), ('cat', [1], 0.1), ('food', [2, 3], 0.3), ('[SEP]', [4], 0.2)]
+    >>> scores.to_dict()["rollout"]
+    [0.2, 0.2, 0.2, 0.2, 0.2]
     """
 
     text: str
@@ -283,10 +292,12 @@ class TokenScores:
 
     @property
     def n_tokens(self) -> int:
+        """Tokens of the text, special tokens included."""
         return len(self.tokens)
 
     def words(self) -> list[dict[str, Any]]:
-        """Scores summed over each word's sub-tokens: ``{"word", "positions", "tracing", "rollout"}``."""
+        """Scores summed over each word's sub-tokens (the words of :func:`~relemb.attention.encode.word_groups`):
+        ``{"word", "positions", "tracing", "rollout"}`` (see the class example)."""
         return [
             {
                 "word": label,
@@ -298,7 +309,8 @@ class TokenScores:
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (plain ints, floats, strings and lists), word scores included."""
+        """A JSON-safe dict (:func:`relemb._io.to_jsonable`: plain ints, floats, strings and lists), word
+        scores included (see the class example)."""
         return to_jsonable(
             {
                 "model": self.model,
@@ -336,6 +348,16 @@ def start_position(item: EncodedInput, start: str | int = "mask", *, index: int 
     (position 0: CLS or <s>), ``"head"`` / ``"tail"`` (the first token of that word) or a position.
 
     Raises ``ValueError`` (naming input ``index`` when given) for a missing mask or a bad position.
+
+    >>> x = AttentionInput.from_sentence("cat dog", "cat", "dog")
+    >>> item = EncodedInput(x, ["[CLS]", "cat", "dog", "[SEP]"], np.full((1, 1, 4, 4), 0.25), np.array([1]),
+    ...                     np.array([2]), np.array([], dtype=int), np.array([0, 3]), [None, 0, 1, None])
+    >>> start_position(item, "tail"), start_position(item, "first"), start_position(item, 3)
+    (2, 0, 3)
+    >>> start_position(item, "mask", index=7)
+    Traceback (most recent call last):
+    ...
+    ValueError: input 7 ('cat dog') has no mask token; use start='first', 'head', 'tail' or a position for a sentence
     """
     where = f"input {index} " if index is not None else ""
     where += f"({item.input.text!r})"
@@ -368,6 +390,13 @@ def token_scores(
     """Tracing and rollout scores of one :class:`~relemb.attention.encode.EncodedInput`.
 
     ``offsets`` (the tokens' character spans, for word names) default to the item's own.
+
+    >>> x = AttentionInput.from_sentence("cat dog", "cat", "dog")
+    >>> item = EncodedInput(x, ["[CLS]", "cat", "dog", "[SEP]"], np.full((2, 1, 4, 4), 0.25), np.array([1]),
+    ...                     np.array([2]), np.array([], dtype=int), np.array([0, 3]), [None, 0, 1, None])
+    >>> scores = token_scores(item, "head")
+    >>> scores.start_token, scores.tracing.tolist(), scores.tracing_layers.shape
+    ('cat', [0.25, 0.25, 0.25, 0.25], (2, 4))
     """
     offsets = item.offsets if offsets is None else offsets
     position = start_position(item, start, index=index)
@@ -406,6 +435,11 @@ def trace(
     Returns one :class:`TokenScores` per input, in order, with the tracing score (and its per-layer
     rows) and the rollout score (``residual`` and ``head_fusion`` as in :func:`attention_rollout`).
     ``start`` is checked on every input before the model runs where it can be (a missing mask).
+
+    >>> encoder = AttentionEncoder.from_pretrained("minilm")                                  # doctest: +SKIP
+    >>> (scores,) = trace(encoder, encoder.inputs_from_pairs([("camera", "photographer")]))  # doctest: +SKIP
+    >>> scores.start_token, round(float(scores.tracing.sum()), 6)                            # doctest: +SKIP
+    ('[MASK]', 1.0)
     """
     inputs = list(inputs)
     _check_start_choice(start)
