@@ -153,21 +153,29 @@ def write_npy(path: str | os.PathLike, shape: tuple[int, ...], fill: Callable[[n
 
 
 def output_file(path: str | os.PathLike, suffix: str | Sequence[str] | None = None) -> Path:
-    """``path`` as a ``Path``, refused when it is an existing folder or (with ``suffix``, one or several) ends
-    otherwise.
+    """``path`` as a ``Path``, checked before any work is done: not an existing folder, ending in ``suffix``
+    (one or several) when given, and inside a folder that exists or can be created and is writable.
 
     >>> output_file("figures/plot.pdf", ".png")
     Traceback (most recent call last):
     ...
     ValueError: 'figures/plot.pdf' should end in .png
     """
-    target = Path(os.fspath(path)).expanduser()
+    shown = os.fspath(path)
+    target = Path(shown).expanduser()
     if target.is_dir():
-        raise IsADirectoryError(f"{os.fspath(path)!r} is a folder; give a file path")
+        raise IsADirectoryError(f"{shown!r} is a folder; give a file path")
     if suffix is not None:
         allowed = (suffix,) if isinstance(suffix, str) else tuple(suffix)
         if target.suffix.lower() not in allowed:
-            raise ValueError(f"{os.fspath(path)!r} should end in {' or '.join(allowed)}")
+            raise ValueError(f"{shown!r} should end in {' or '.join(allowed)}")
+    folder = target.absolute().parent
+    while not folder.exists() and folder != folder.parent:  # the nearest existing ancestor decides
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{shown!r} cannot be written: {str(folder)!r} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{shown!r} cannot be written: no write permission in {str(folder)!r}")
     return target
 
 

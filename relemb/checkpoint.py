@@ -26,7 +26,7 @@ from relemb import __version__, hub
 from relemb._compat import requires
 from relemb._io import write_json
 from relemb.hub import is_network_error
-from relemb.results import _known_fields
+from relemb.results import known_fields
 
 __all__ = [
     "ALLOWED_MODULE_PREFIXES",
@@ -110,7 +110,7 @@ class RelBERTConfig:
                 CONFIG_VERSION,
                 __version__,
             )
-        return cls(**_known_fields(cls, data, source))
+        return cls(**known_fields(cls, data, source))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

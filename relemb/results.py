@@ -30,7 +30,7 @@ from typing import Any
 
 from relemb._io import to_jsonable, write_json
 
-__all__ = ["RESULTS_SCHEMA_VERSION", "DatasetSource", "RunResult", "library_versions"]
+__all__ = ["RESULTS_SCHEMA_VERSION", "DatasetSource", "RunResult", "known_fields", "library_versions"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class DatasetSource:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DatasetSource:
-        return cls(**_known_fields(cls, data, "dataset source"))
+        return cls(**known_fields(cls, data, "dataset source"))
 
 
 @dataclass
@@ -148,7 +148,7 @@ class RunResult:
                 version,
                 RESULTS_SCHEMA_VERSION,
             )
-        values = _known_fields(cls, data, "results")
+        values = known_fields(cls, data, "results")
         values["datasets"] = [DatasetSource.from_dict(item) for item in values.get("datasets") or []]
         return cls(**values)
 
@@ -172,7 +172,13 @@ class RunResult:
             raise ValueError(f"results file {os.fspath(path)!r}: {error}") from None
 
 
-def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+def known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of the dataclass ``cls``; the others are logged as ignored
+    (``what`` names the data in the warning), so files of newer relemb versions still load.
+
+    >>> known_fields(DatasetSource, {"name": "u2", "future": 1}, "example")
+    {'name': 'u2'}
+    """
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:

@@ -1,10 +1,15 @@
-"""The argument dataclasses of ``relemb-train`` (parsed with ``transformers.HfArgumentParser``).
+"""The argument dataclasses of ``relemb-train`` and how a flat dict of options becomes them.
 
-Four groups: :class:`ModelArguments` (base model, template, pooling, max length), :class:`DataArguments`
-(training relations, validation and test sets, excluded relations), :class:`LossArguments` (loss and
-its options) and :class:`RelationTrainingArguments` (every ``SentenceTransformerTrainingArguments``
-option, with RelBERT's defaults). Each validates itself on creation, so a bad value fails before any
+Groups: :class:`ModelArguments` (base model, template, pooling, max length), :class:`DataArguments`
+(training relations, validation and test sets, excluded relations), :class:`LossArguments` (loss and its
+options), :class:`~relemb.prompt_learning.PromptLearningArguments` and :class:`RelationTrainingArguments`
+(every ``SentenceTransformerTrainingArguments`` option, with RelBERT's defaults, which
+:class:`TrainingOptions` declares). Each validates itself on creation, so a bad value fails before any
 model is loaded.
+
+This module is light: it imports neither torch nor transformers, so ``relemb-train --help`` is quick.
+``RelationTrainingArguments`` (a ``SentenceTransformerTrainingArguments``) lives in
+:mod:`relemb.training_arguments` and is importable from here too, loaded on first use.
 
 >>> args = LossArguments(loss="triplet", margin=0.5)
 >>> args.loss, args.margin
@@ -21,22 +26,24 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
-
-from sentence_transformers import SentenceTransformerTrainingArguments
+from typing import Any, Optional, get_type_hints
 
 from relemb.choices import LOSSES, POOLING_MODES, check_pooling_mode
 from relemb.prompts import resolve_template
-from relemb.samplers import RelationBatchSampler
 
 __all__ = [
     "DataArguments",
     "LossArguments",
     "ModelArguments",
     "QUICKSTART",
-    "RelationTrainingArguments",
+    "RelationTrainingArguments",  # noqa: F822 - loaded on first use (module __getattr__)
     "SEMEVAL_SELECTION_METRIC",
+    "TrainingOptions",
     "argument_dataclasses",
+    "option_aliases",
+    "option_dataclasses",
+    "parse_training_arguments",
+    "quickstart_defaults",
     "read_config_file",
 ]
 
@@ -170,11 +177,12 @@ class LossArguments:
 
 
 @dataclass
-class RelationTrainingArguments(SentenceTransformerTrainingArguments):
-    """``SentenceTransformerTrainingArguments`` with RelBERT's defaults: lr 5e-6, 10 epochs, 10 warm-up steps,
+class TrainingOptions:
+    """The trainer options relemb sets its own defaults for (RelBERT's): lr 5e-6, 10 epochs, 10 warm-up steps,
     constant learning rate, evaluation and a checkpoint every epoch, best epoch kept (by the mean accuracy
-    over the validation sets). The batch sampler is always :class:`~relemb.samplers.RelationBatchSampler`;
-    ``per_device_train_batch_size`` is the target number of word pairs per batch (whole relations).
+    over the validation sets). :class:`RelationTrainingArguments` adds every other
+    ``SentenceTransformerTrainingArguments`` option; ``per_device_train_batch_size`` is the target number of
+    word pairs per batch (whole relations).
     """
 
     output_dir: Optional[str] = field(
@@ -182,6 +190,7 @@ class RelationTrainingArguments(SentenceTransformerTrainingArguments):
     )
     learning_rate: float = field(default=5e-6, metadata={"help": "Peak learning rate.", "aliases": ["--lr"]})
     num_train_epochs: float = field(default=10.0, metadata={"help": "Training epochs.", "aliases": ["--epochs"]})
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: use epochs)."})
     per_device_train_batch_size: int = field(
         default=128,
         metadata={
@@ -202,22 +211,29 @@ class RelationTrainingArguments(SentenceTransformerTrainingArguments):
     )
     greater_is_better: Optional[bool] = field(default=True, metadata={"help": "Higher metric is better."})
     logging_steps: float = field(default=10, metadata={"help": "Log the loss every N steps."})
+    seed: int = field(default=42, metadata={"help": "Random seed of initialisation, batches and sampling."})
     report_to: Optional[str] = field(default="none", metadata={"help": "Logging integrations (none, tensorboard...)."})
-    batch_sampler: Any = field(default=RelationBatchSampler, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.output_dir is None or not str(self.output_dir).strip():
-            raise ValueError("output_dir is required: where the trained model, results.json and checkpoints go")
-        if self.per_device_train_batch_size < 2:
-            raise ValueError(f"per_device_train_batch_size must be >= 2, got {self.per_device_train_batch_size}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        super().__post_init__()
+
+def __getattr__(name: str) -> Any:
+    if name == "RelationTrainingArguments":  # a SentenceTransformerTrainingArguments: loaded on first use
+        from relemb.training_arguments import RelationTrainingArguments
+
+        return RelationTrainingArguments
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def option_dataclasses() -> tuple[type, ...]:
+    """The light dataclasses whose fields are ``relemb-train``'s own options (shown by ``--help``), in order."""
+    from relemb.prompt_learning.config import PromptLearningArguments
+
+    return (ModelArguments, DataArguments, LossArguments, PromptLearningArguments, TrainingOptions)
 
 
 def argument_dataclasses() -> tuple[type, ...]:
-    """The dataclasses of ``relemb-train``, in parsing order."""
-    from relemb.prompt_learning import PromptLearningArguments
+    """The dataclasses ``relemb-train``'s options are parsed into, in order (imports the trainer)."""
+    from relemb.prompt_learning.config import PromptLearningArguments
+    from relemb.training_arguments import RelationTrainingArguments
 
     return (ModelArguments, DataArguments, LossArguments, PromptLearningArguments, RelationTrainingArguments)
 
@@ -260,9 +276,13 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def option_aliases() -> dict[str, str]:
-    """Alias (``lr``, ``epochs``, ``batch_size``, ``model``) -> field name."""
+    """Alias (``lr``, ``epochs``, ``batch_size``, ``model``) -> field name.
+
+    >>> option_aliases()["lr"], option_aliases()["model"]
+    ('learning_rate', 'base_model')
+    """
     aliases = {}
-    for dtype in argument_dataclasses():
+    for dtype in option_dataclasses():
         for f in fields(dtype):
             for alias in f.metadata.get("aliases", []):
                 aliases[alias.lstrip("-").replace("-", "_")] = f.name
@@ -283,3 +303,64 @@ QUICKSTART: dict[str, Any] = {
     "output_dir": "relemb-quickstart",
     "save_total_limit": 1,
 }
+
+
+def quickstart_defaults(environ: dict[str, str] | None = None, data_dir: str | None = None) -> dict[str, Any]:
+    """``--quickstart``'s options: SemEval-2012 + U2/U4/Google/BATS when a data folder is known, else the
+    bundled starter set.
+
+    >>> quickstart_defaults({})["data"], quickstart_defaults({"RELEMB_DATA_DIR": "/d"})["test_datasets"]
+    ('starter', ['u2', 'u4', 'google', 'bats'])
+    """
+    environ = dict(os.environ if environ is None else environ)
+    values = dict(QUICKSTART)
+    if data_dir or environ.get("RELEMB_DATA_DIR"):
+        values.update(data="semeval2012", test_datasets=["u2", "u4", "google", "bats"])
+    else:
+        values.update(data="starter", test_datasets=["starter"])
+    return values
+
+
+def parse_training_arguments(values: dict[str, Any]) -> tuple[Any, Any, Any, Any, Any]:
+    """``(ModelArguments, DataArguments, LossArguments, PromptLearningArguments, RelationTrainingArguments)``
+    from a flat dict of options.
+
+    Unknown keys are an error naming them.
+    """
+    from transformers import HfArgumentParser
+
+    aliases = option_aliases()
+    values = {aliases.get(k, k): v for k, v in values.items()}
+    numeric = _numeric_fields()
+    known = {f.name for dtype in argument_dataclasses() for f in fields(dtype) if f.init}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown training option(s): {', '.join(unknown)} (see relemb-train --help)")
+    values = {name: _coerce(name, value, numeric) for name, value in values.items()}
+    parser = HfArgumentParser(argument_dataclasses())
+    return parser.parse_dict(values)
+
+
+def _numeric_fields() -> dict[str, type]:
+    """Option name -> ``int`` or ``float`` for the numeric options (``Optional`` ones included)."""
+    numeric: dict[str, type] = {}
+    for dtype in argument_dataclasses():
+        hints = get_type_hints(dtype)
+        for f in fields(dtype):
+            kinds = set(getattr(hints[f.name], "__args__", ())) | {hints[f.name]}
+            for kind in (float, int):  # float first: an int value is a valid float option
+                if kind in kinds:
+                    numeric[f.name] = kind
+                    break
+    return numeric
+
+
+def _coerce(name: str, value: Any, numeric: dict[str, type]) -> Any:
+    """A string given for a numeric option (YAML reads ``5e-6`` as a string) becomes a number."""
+    kind = numeric.get(name)
+    if kind is None or not isinstance(value, str):
+        return value
+    try:
+        return kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
+    except ValueError:
+        raise ValueError(f"option {name}: expected a number, got {value!r}") from None

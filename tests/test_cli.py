@@ -37,3 +37,47 @@ def test_python_dash_m_relemb_help():
     result = subprocess.run([sys.executable, "-m", "relemb", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "relemb" in result.stdout and "train" in result.stdout and "eval" in result.stdout
+
+
+HELP_COMMANDS = [["--help"], ["train", "--help"], ["eval", "--help"], ["eval", "analogy", "--help"],
+                 ["eval", "attention-heads", "--help"], ["embed", "similar", "--help"], ["data", "list", "--help"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", HELP_COMMANDS, ids=" ".join)
+def test_help_imports_no_model_library(argv):
+    code = (
+        "import sys\nfrom relemb.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert "usage:" in result.stdout
+    assert "HEAVY []" in result.stderr, result.stderr
+
+
+def test_user_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys):
+    argv = ["embed", "pairs", str(tmp_path / "missing.tsv"), "-o", str(tmp_path / "x.npy"), "--model", "minilm"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: pair file") and err.count("\n") == 1
+    with pytest.raises(FileNotFoundError, match="missing.tsv"):
+        main([*argv, "--debug"])
+    with pytest.raises(FileNotFoundError):
+        main(["--debug", *argv])
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    import relemb.cli.data as data_command
+
+    def broken(args):
+        raise KeyError("a bug, not a user error")
+
+    monkeypatch.setattr(data_command, "run_list", broken)
+    with pytest.raises(KeyError, match="a bug"):
+        main(["data", "list"])
+
+
+def test_unknown_arguments_are_refused_outside_train(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["data", "list", "--frobnicate"])
+    assert info.value.code == 2 and "unrecognized arguments: --frobnicate" in capsys.readouterr().err

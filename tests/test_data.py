@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import json
-import os
 import pickle
 import time
 from pathlib import Path
@@ -150,15 +149,6 @@ def hub_layout(tmp_path, no_env) -> Path:
     _write(sem / "valid.jsonl", SEMEVAL_VALID)
     _write(root / "relation_mapping" / "dataset" / "test.jsonl", MAPPING)
     return root
-
-
-@pytest.fixture
-def relbert_dir() -> Path:
-    """The real mirror (RELEMB_DATA_DIR); skips cleanly when it is not there."""
-    value = os.environ.get("RELEMB_DATA_DIR")
-    if not value or not Path(value).is_dir():
-        pytest.skip("RELEMB_DATA_DIR is not set to the relbert data mirror")
-    return Path(value)
 
 
 # ------------------------------------------------------------------------------------------- records
@@ -475,11 +465,11 @@ def test_offline_with_nothing_local_fails_fast_and_explains(no_env, tmp_path):
 
 
 def test_unreachable_hub_fails_fast(monkeypatch, no_env):
-    import relemb.data.sources as sources
+    import relemb.hub as hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(sources, "hub_reachable", lambda timeout=3.0: (False, "cannot reach huggingface.co:443 (test)"))
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: (False, "cannot reach huggingface.co:443 (test)"))
     start = time.monotonic()
     with pytest.raises(DatasetNotFoundError, match="cannot reach huggingface.co:443"):
         load_analogy("google")
@@ -491,11 +481,11 @@ def test_hub_code_path_downloads_the_mirror_layout(monkeypatch, no_env, tmp_path
     import huggingface_hub
     from huggingface_hub import errors as hf_errors
 
-    import relemb.data.sources as sources
+    import relemb.hub as hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(sources, "hub_reachable", lambda timeout=3.0: (True, "test"))
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: (True, "test"))
     cached = _write(tmp_path / "cache" / "test.jsonl", U2_TEST)
     served = {
         "relbert/lexical_relation_classification": _write(tmp_path / "cache" / "lex.jsonl", BLESS_ROWS["val"]),
@@ -565,7 +555,12 @@ def test_starter_set_size_and_shape(no_env):
 
 
 def test_starter_files_match_the_generator_and_carry_a_licence():
-    from relemb.data import _make_starter
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "make_starter.py"
+    spec = importlib.util.spec_from_file_location("make_starter", script)
+    _make_starter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(_make_starter)
 
     files = _make_starter.build_starter()
     for name, content in files.items():
@@ -595,18 +590,18 @@ def test_doctests(module, no_env):
 
 
 @pytest.mark.data
-def test_real_analogy_sizes(relbert_dir):
+def test_real_analogy_sizes(data_dir):
     expected = {"u2": (24, 228), "u4": (48, 432), "google": (50, 500), "bats": (199, 1799)}
     for name, (n_valid, n_test) in expected.items():
-        assert len(load_analogy(name, "validation", data_dir=relbert_dir)) == n_valid
-        questions = load_analogy(name, "test", data_dir=relbert_dir)
+        assert len(load_analogy(name, "validation", data_dir=data_dir)) == n_valid
+        questions = load_analogy(name, "test", data_dir=data_dir)
         assert len(questions) == n_test
         assert all(0 <= q.answer < len(q.choice) for q in questions)
-    assert {len(q.choice) for q in load_analogy("u2", data_dir=relbert_dir)} == {3, 4, 5}
+    assert {len(q.choice) for q in load_analogy("u2", data_dir=data_dir)} == {3, 4, 5}
 
 
 @pytest.mark.data
-def test_real_lexical_sizes(relbert_dir):
+def test_real_lexical_sizes(data_dir):
     expected = {
         "BLESS": (18582, 1327, 6637),
         "CogALexV": (3054, None, 4260),
@@ -618,20 +613,20 @@ def test_real_lexical_sizes(relbert_dir):
         for split, size in zip(("train", "validation", "test"), sizes):
             if size is None:
                 with pytest.raises(ValueError):
-                    load_lexical(name, split, data_dir=relbert_dir)
+                    load_lexical(name, split, data_dir=data_dir)
             else:
-                assert len(load_lexical(name, split, data_dir=relbert_dir)) == size
+                assert len(load_lexical(name, split, data_dir=data_dir)) == size
 
 
 @pytest.mark.data
-def test_real_semeval(relbert_dir):
-    train = load_relation_similarity("semeval2012", "train", data_dir=relbert_dir)
-    valid = load_relation_similarity("semeval2012", "validation", data_dir=relbert_dir)
+def test_real_semeval(data_dir):
+    train = load_relation_similarity("semeval2012", "train", data_dir=data_dir)
+    valid = load_relation_similarity("semeval2012", "validation", data_dir=data_dir)
     assert len(train) == len(valid) == 79
     assert {(len(r.positives), len(r.negatives)) for r in train} == {(8, 8)}
     assert {(len(r.positives), len(r.negatives)) for r in valid} == {(2, 2)}
     parents = parent_classes(train)
     assert list(parents) == [str(i) for i in range(1, 11)] == list(PARENT_CLASS_NAMES)
     assert sum(map(len, parents.values())) == 79
-    questions = load_analogy("semeval2012", "validation", data_dir=relbert_dir)
+    questions = load_analogy("semeval2012", "validation", data_dir=data_dir)
     assert len(questions) == 79 and {q.answer for q in questions} == {2}

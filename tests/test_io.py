@@ -128,6 +128,16 @@ def test_output_file_checks_folders_and_suffixes(tmp_path):
         output_file(tmp_path / "r.txt", (".json", ".csv"))
     with pytest.raises(IsADirectoryError):
         output_file(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        output_file(tmp_path / "file" / "sub" / "r.json")
+    assert output_file(tmp_path / "new" / "deeper" / "r.json") == tmp_path / "new" / "deeper" / "r.json"
+
+
+def test_output_file_refuses_a_folder_without_write_permission(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # as for a non-root user in a read-only folder
+    with pytest.raises(PermissionError, match="no write permission"):
+        output_file(tmp_path / "r.json")
 
 
 def test_to_jsonable_handles_dataclasses_and_paths(tmp_path):

@@ -22,16 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from relemb.hub import HUB_PROBE_TIMEOUT, hub_offline, hub_reachable
+from relemb.hub import hub_unavailable_reason
 from relemb.results import DatasetSource
 
 __all__ = [
     "DATA_DIR_ENV",
-    "HUB_PROBE_TIMEOUT",
     "Located",
     "find_local",
-    "hub_offline",
-    "hub_reachable",
     "local_roots",
     "locate",
     "note_source",
@@ -118,13 +115,7 @@ def download_from_hub(repo_id: str, filename: str, places: list[str] | None = No
     except ImportError:  # pragma: no cover - huggingface_hub is a dependency
         places.append(f"{where}: huggingface_hub is not installed")
         return None
-    offline_reason = None
-    if hub_offline():
-        offline_reason = "offline mode (HF_HUB_OFFLINE is set)"
-    else:
-        ok, reason = hub_reachable()
-        if not ok:
-            offline_reason = reason
+    offline_reason = hub_unavailable_reason()
     try:
         path = hf_hub_download(
             repo_id=repo_id, repo_type="dataset", filename=filename, local_files_only=offline_reason is not None

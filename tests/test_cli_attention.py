@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from relemb.cli import main
+from relemb.results import RunResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -56,15 +57,15 @@ def test_trace_pairs_end_to_end(tiny_bert_path, tmp_path, capsys):
     out, figure = tmp_path / "trace.json", tmp_path / "figs" / "trace.png"
     code = main(
         ["eval", "attention-trace", "--model", tiny_bert_path, "--device", "cpu", "--no-progress",
-         "--pair", "camera", "photographer", "--pair", "tokyo", "japan",
+         "--pair", "camera:photographer", "--pair", "tokyo:japan",
          "--output", str(out), "--figure", str(figure)]
     )  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
     assert "from '[MASK]'" in printed and "| token" in printed
-    payload = json.loads(out.read_text())
-    assert payload["task"] == "attention-trace" and len(payload["results"]) == 2
-    for result in payload["results"]:
+    payload = RunResult.load(out)
+    assert payload.task == "attention-trace" and len(payload.scores["inputs"]) == 2
+    for result in payload.scores["inputs"]:
         assert result["start_token"] == "[MASK]"
         assert np.isclose(sum(result["tracing"]), 1.0) and np.isclose(sum(result["rollout"]), 1.0)
     assert figure.read_bytes()[:8] == PNG_MAGIC
@@ -86,12 +87,13 @@ def test_trace_sentence_layers(tiny_roberta_path, tmp_path):
     [
         ([], "give at least one --pair"),
         (["--sentence", "a cat", "--head", "cat"], "one --head and one --tail per --sentence"),
-        (["--pair", "a", "b", "--start", "middle"], "--start must be"),
-        (["--pair", "a", "b", "--pair", "c", "d", "--layers"], "--layers draws one input"),
+        (["--pair", "a:b", "--start", "middle"], "--start must be"),
+        (["--pair", "a:b", "--pair", "c:d", "--layers"], "--layers draws one input"),
         (["--sentence", "a cat and a dog", "--head", "cat", "--tail", "dog", "--start", "mask"], "has no mask"),
         (["--sentence", "a cat", "--head", "cow", "--tail", "cat"], "does not occur"),
-        (["--pair", "a", "b", "--figure", "trace.jpg"], "should end in .png"),
-        (["--pair", "", "b"], "empty"),
+        (["--pair", "a:b", "--figure", "trace.jpg"], "should end in .png"),
+        (["--pair", ":b"], "HEAD:TAIL"),
+        (["--pair", " :b"], "HEAD:TAIL"),
     ],
 )
 def test_trace_bad_arguments(tiny_bert_path, extra, message, capsys, tmp_path, monkeypatch):
@@ -109,9 +111,9 @@ def test_trace_random_init_differs(tiny_bert_path, tmp_path):
         out = tmp_path / f"trace{len(extra)}.json"
         assert main(
             ["eval", "attention-trace", "--model", tiny_bert_path, "--device", "cpu", "--no-progress",
-             "--pair", "camera", "photographer", "--output", str(out), *extra]
+             "--pair", "camera:photographer", "--output", str(out), *extra]
         ) == 0  # fmt: skip
-        outputs.append(json.loads(out.read_text())["results"][0])
+        outputs.append(RunResult.load(out).scores["inputs"][0])
     assert "random init" not in outputs[0]["model"] and "random init" in outputs[1]["model"]
     # both tiny models are random, so their (near-uniform) scores differ only slightly, but they differ
     assert len(outputs[0]["tracing"]) == len(outputs[1]["tracing"])
@@ -128,8 +130,9 @@ def test_probe_end_to_end(tiny_bert_path, lexical_folder, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "| toy_lexical | binary" in printed and "| toy_lexical | multiclass" in printed
-    payload = json.loads(out.read_text())
-    report = payload["results"][lexical_folder]
+    payload = RunResult.load(out)
+    assert payload.model["random_init"] is False and payload.datasets
+    report = payload.scores[lexical_folder]
     binary, multiclass = report["tasks"]["binary"], report["tasks"]["multiclass"]
     assert binary["n_train"] == 28 and binary["n_test"] == 12
     assert multiclass["classes"] == ["antonym", "hyper", "mero"]
@@ -154,7 +157,7 @@ def test_probe_without_control_or_hidden_states(tiny_roberta_path, lexical_folde
          "--output", str(out)]
     )  # fmt: skip
     assert code == 0
-    task = json.loads(out.read_text())["results"][lexical_folder]["tasks"]["multiclass"]
+    task = RunResult.load(out).scores[lexical_folder]["tasks"]["multiclass"]
     assert "control" not in task["attention"] and task["selectivity"] is None and task["hidden_states"] is None
 
 
@@ -192,7 +195,7 @@ def test_heads_end_to_end(tiny_bert_path, lexical_folder, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "| toy_lexical | previous" in printed and "Heads as relation classifiers" in printed
-    report = json.loads(out.read_text())["results"][lexical_folder]
+    report = RunResult.load(out).scores[lexical_folder]
     assert report["n_inputs"] == 6
     assert _files(figures) == [
         "toy_lexical_head_map.png",
@@ -205,18 +208,18 @@ def test_heads_pairs_without_distances(tiny_bert_path, tmp_path):
     out = tmp_path / "heads.json"
     code = main(
         ["eval", "attention-heads", "--model", tiny_bert_path, "--device", "cpu", "--no-progress",
-         "--pairs", "camera:photographer", "puppy:dog", "--no-distances", "--output", str(out)]
+         "--pair", "camera:photographer", "puppy:dog", "--no-distances", "--output", str(out)]
     )  # fmt: skip
     assert code == 0
-    report = json.loads(out.read_text())["results"]["pairs"]
+    report = RunResult.load(out).scores["pairs"]
     assert report["n_inputs"] == 2 and report.get("distances") is None
 
 
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--pairs", "camera-photographer"], "HEAD:TAIL"),
-        (["--pairs", "a:b", "--output", "heads.txt"], "should end in .json"),
+        (["--pair", "camera-photographer"], "HEAD:TAIL"),
+        (["--pair", "a:b", "--output", "heads.txt"], "should end in .json"),
         (["--datasets", "NotADataset"], "NotADataset"),
     ],
 )

@@ -1,19 +1,18 @@
-"""Command-line pieces of the data layer, wired by ``relemb.cli`` as ``relemb data ...``.
+"""``relemb data``: list the datasets and where each would be loaded from, build the SemEval-2012 training set.
 
-``relemb data build-semeval2012 --platinum-dir DIR --output-dir OUT`` and ``relemb data list``; also
-runnable alone as ``python -m relemb.data ...``. Bad input exits with code 2 and one ``error: ...`` line
-on stderr.
+::
+
+    relemb data list --data-dir /data/relbert
+    relemb data build-semeval2012 --platinum-dir DIR --output-dir OUT
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import DataFormatError
-from .names import (
+from relemb.cli.options import add_data_dir_option, non_negative_int
+from relemb.data.names import (
     ANALOGY_REPO,
     ANALOGY_SPLITS,
     LEXICAL_REPO,
@@ -26,35 +25,10 @@ from .names import (
     list_datasets,
     semeval_file,
 )
-from .semeval import build_semeval2012
-from .sources import find_local, hub_offline, local_roots
+from relemb.data.sources import find_local, local_roots
+from relemb.hub import hub_offline
 
-__all__ = [
-    "add_arguments",
-    "add_build_semeval_arguments",
-    "add_list_arguments",
-    "build_parser",
-    "main",
-    "run",
-    "run_build_semeval",
-    "run_list",
-]
-
-
-def _error(exc: BaseException) -> int:
-    message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+__all__ = ["add_arguments", "run"]
 
 
 def add_build_semeval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,25 +37,29 @@ def add_build_semeval_arguments(parser: argparse.ArgumentParser) -> None:
         "--platinum-dir", required=True, help="SemEval-2012 Task 2 platinum release (holds Phase2AnswersScaled/)"
     )
     parser.add_argument("--output-dir", required=True, help="folder to write train.jsonl and valid.jsonl to")
-    parser.add_argument("--n-positives", type=_non_negative, default=10, help="highest-rated pairs kept (default 10)")
-    parser.add_argument("--n-negatives", type=_non_negative, default=10, help="lowest-rated pairs kept (default 10)")
     parser.add_argument(
-        "--n-validation", type=_non_negative, default=2, help="pairs of each list held out for validation (default 2)"
+        "--n-positives", type=non_negative_int, default=10, help="highest-rated pairs kept (default 10)"
+    )
+    parser.add_argument("--n-negatives", type=non_negative_int, default=10, help="lowest-rated pairs kept (default 10)")
+    parser.add_argument(
+        "--n-validation",
+        type=non_negative_int,
+        default=2,
+        help="pairs of each list held out for validation (default 2)",
     )
 
 
 def run_build_semeval(args: argparse.Namespace) -> int:
     """Build the SemEval-2012 training set and print a summary; 0 on success, 2 on bad input."""
-    try:
-        splits = build_semeval2012(
-            args.platinum_dir,
-            args.output_dir,
-            n_positives=args.n_positives,
-            n_negatives=args.n_negatives,
-            n_validation=args.n_validation,
-        )
-    except (DataFormatError, ValueError, OSError) as exc:
-        return _error(exc)
+    from relemb.data.semeval import build_semeval2012
+
+    splits = build_semeval2012(
+        args.platinum_dir,
+        args.output_dir,
+        n_positives=args.n_positives,
+        n_negatives=args.n_negatives,
+        n_validation=args.n_validation,
+    )
     for split, file_name in (("train", "train.jsonl"), ("validation", "valid.jsonl")):
         records = splits[split]
         if not records:
@@ -96,7 +74,7 @@ def run_build_semeval(args: argparse.Namespace) -> int:
 
 def add_list_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``relemb data list``."""
-    parser.add_argument("--data-dir", default=None, help="local copy in the Hub's layout (default: $RELEMB_DATA_DIR)")
+    add_data_dir_option(parser)
 
 
 def _where(repo_id: str, filename: str, data_dir: str | None) -> str:
@@ -161,19 +139,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the ``relemb data`` subcommand chosen in ``args`` (``relemb.cli`` contract)."""
     return int(args._data_run(args) or 0)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Standalone parser: ``python -m relemb.data {build-semeval2012,list} ...``."""
-    parser = argparse.ArgumentParser(prog="relemb data", description="relemb datasets")
-    add_arguments(parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m relemb.data ...``; returns the exit code."""
-    return run(build_parser().parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from relemb.cli import main, train_main
-from relemb.train_cli import format_results, parse_training_arguments, quickstart_defaults
-from relemb.train_config import QUICKSTART, read_config_file
+from relemb.cli.train import format_results
+from relemb.results import RunResult
+from relemb.train_config import QUICKSTART, parse_training_arguments, quickstart_defaults, read_config_file
 
 FAST = ["--use_cpu", "--disable_tqdm", "true", "--lr", "1e-3", "--batch-size", "128"]
 
@@ -76,8 +77,8 @@ def test_end_to_end_on_the_starter_set(tiny_bert_path, tmp_path, capsys):
     )
     assert code == 0
     printed = capsys.readouterr().out
-    results = json.loads((out / "results.json").read_text())
-    assert f"| starter | test | {100 * results['test']['starter']:.1f} |" in printed
+    results = RunResult.load(out / "results.json")
+    assert f"| starter | test | {100 * results.scores['test']['starter']:.1f} |" in printed
     assert "| starter_relations | validation |" in printed
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
 
@@ -177,8 +178,8 @@ def test_quickstart_runs_with_a_tiny_model(tiny_roberta_path, tmp_path, capsys, 
     assert code == 0
     printed = capsys.readouterr().out
     assert "| starter | test |" in printed
-    results = json.loads((out / "results.json").read_text())
-    assert results["recipe"]["data"] == "starter" and set(results["test"]) == {"starter"}
+    results = RunResult.load(out / "results.json")
+    assert results.arguments["data"] == "starter" and set(results.scores["test"]) == {"starter"}
 
 
 def test_format_results_table():
@@ -200,9 +201,9 @@ def test_quickstart_on_minilm_trains_and_scores(tmp_path, capsys, monkeypatch, m
         ["train", "--quickstart", "--max_steps", "2", "--output_dir", str(out), "--disable_tqdm", "true", "--use_cpu"]
     )
     assert code == 0
-    results = json.loads((out / "results.json").read_text())
-    assert results["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert results["global_steps"] == 2 and 0.0 <= results["test"]["starter"] <= 1.0
+    results = RunResult.load(out / "results.json")
+    assert results.model["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert results.details["global_steps"] == 2 and 0.0 <= results.scores["test"]["starter"] <= 1.0
     assert "| starter | test |" in capsys.readouterr().out
 
 
@@ -239,9 +240,9 @@ def test_prompt_autoprompt_only(tiny_bert_path, tmp_path):
         ]
     )
     assert code == 0
-    results = json.loads((out / "results.json").read_text())
-    assert results["train_loss"] is None  # prompt only: the encoder was not fine-tuned
-    assert "prompt_learning" in results["recipe"]
+    results = RunResult.load(out / "results.json")
+    assert results.details["train_loss"] is None  # prompt only: the encoder was not fine-tuned
+    assert "prompt_learning" in results.arguments
     model = RelBERT.from_pretrained(out, device="cpu")
     assert model.template != TEMPLATES["d"]
     assert model.template.count("<mask>") == 1 and model.template.endswith("<mask>")
@@ -272,8 +273,8 @@ def test_prompt_ptuning_then_fine_tuning(tiny_bert_path, tmp_path):
         ]
     )
     assert code == 0
-    results = json.loads((out / "results.json").read_text())
-    assert results["train_loss"] is not None
+    results = RunResult.load(out / "results.json")
+    assert results.details["train_loss"] is not None
     model = RelBERT.from_pretrained(out, device="cpu")
     assert "<relemb_p0>" in model.template
     assert model.get_embedding(("tokyo", "japan")).shape == (model.embedding_dim,)
@@ -287,3 +288,29 @@ def test_yaml_exponent_numbers_are_numbers(tmp_path):
     assert training.learning_rate == 5e-6 and training.num_train_epochs == 3 and loss.temperature == 0.1
     with pytest.raises(ValueError, match="option learning_rate: expected a number, got 'fast'"):
         parse_training_arguments({"learning_rate": "fast", "output_dir": "x"})
+
+
+def test_trainer_options_pass_through_and_unknown_ones_are_refused(tmp_path, capsys, monkeypatch):
+    import relemb.train as train_module
+
+    seen = {}
+
+    def fake_train(model_args, data_args, loss_args, training_args, **kwargs):
+        seen["args"] = training_args
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    argv = ["train", "--data", "starter", "--output_dir", str(tmp_path / "o")]
+    assert main([*argv, "--gradient_accumulation_steps", "3", "--weight_decay=0.1", "--use_cpu"]) == 2
+    assert "stop here" in capsys.readouterr().err
+    args = seen["args"]
+    assert args.gradient_accumulation_steps == 3 and args.weight_decay == 0.1 and args.use_cpu
+    assert main([*argv, "--no_such_option", "3"]) == 2
+    assert "unrecognized arguments: --no_such_option 3" in capsys.readouterr().err
+
+
+def test_help_trainer_lists_every_trainer_option(capsys):
+    assert main(["train", "--help-trainer"]) == 0
+    text = capsys.readouterr().out
+    for option in ("--fp16", "--gradient_accumulation_steps", "--save_steps", "--resume_from_checkpoint"):
+        assert option in text

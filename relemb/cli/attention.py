@@ -7,7 +7,7 @@ a table, writes the results as JSON (``--output``) and the figures as PNG (``--f
 Example::
 
     relemb-eval attention-probe --model minilm --datasets BLESS --data-dir /data/relbert --output probe.json --figures figs/
-    relemb-eval attention-trace --model minilm --pair camera photographer --figure trace.png
+    relemb-eval attention-trace --model minilm --pair camera:photographer --figure trace.png
     relemb-eval attention-trace --model minilm --sentence "A barista makes coffee." --head barista --tail coffee --start first
     relemb-eval attention-heads --model minilm --datasets BLESS --data-dir /data/relbert --max-pairs 500 --figures figs/
 """
@@ -15,15 +15,27 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from relemb._io import markdown_table
-from relemb.data import LEXICAL_DATASETS
+from relemb.cli.options import (
+    add_data_dir_option,
+    add_model_options,
+    add_output_option,
+    add_pair_option,
+    add_progress_option,
+    check_folder,
+    check_output,
+    file_stem,
+    non_negative_int,
+    pairs_from,
+    progress,
+    save_results,
+)
+from relemb.data.names import LEXICAL_DATASETS
 
 __all__ = ["add_subcommands"]
 
@@ -31,26 +43,20 @@ __all__ = ["add_subcommands"]
 # ------------------------------------------------------------------------------------------ arguments
 def _common(parser: argparse.ArgumentParser, *, figures: bool = True) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument(
-        "--model", required=True, help="a relemb model, an encoder folder, a Hub id, or 'minilm' (all-MiniLM-L6-v2)"
+    add_model_options(
+        group,
+        model_help="a relemb model, an encoder folder, a Hub id, or 'minilm' (all-MiniLM-L6-v2)",
+        embedding_options=False,
     )
-    group.add_argument(
-        "--template", default=None, help="template id a-e or a template string (default: the model's, else d)"
-    )
-    group.add_argument(
-        "--max-length", type=int, default=None, help="truncation length in tokens (default: the model's)"
-    )
-    group.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     group.add_argument(
         "--random-init",
         action="store_true",
         help="analyse a randomly initialised copy of the model (same architecture and tokenizer), a control",
     )
-    group.add_argument("--output", default=None, help="write the results as JSON to this file")
+    add_output_option(group, "write the results as JSON to this file")
     if figures:
         group.add_argument("--figures", default=None, help="folder for the PNG figures (created if missing)")
-    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_progress_option(group)
 
 
 def _data(parser: argparse.ArgumentParser, default: Sequence[str] | None) -> None:
@@ -61,17 +67,8 @@ def _data(parser: argparse.ArgumentParser, default: Sequence[str] | None) -> Non
         default=list(default) if default else None,
         help="lexical relation datasets (BLESS CogALexV EVALution K&H+N ROOT09) or folders with train.jsonl/test.jsonl",
     )
-    group.add_argument(
-        "--data-dir", default=None, help="local copy of the relbert datasets (default: $RELEMB_DATA_DIR, else the Hub)"
-    )
+    add_data_dir_option(group)
     group.add_argument("--seed", type=int, default=0, help="random seed of samples, probes and the control (default 0)")
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or a positive integer, got {text}")
-    return value
 
 
 def add_subcommands(subparsers: Any) -> None:
@@ -90,12 +87,12 @@ def add_subcommands(subparsers: Any) -> None:
     )
     probe.add_argument(
         "--max-train",
-        type=_non_negative,
+        type=non_negative_int,
         default=5000,
         help="training pairs per dataset, a stratified sample (default 5000; 0: all)",
     )
     probe.add_argument(
-        "--max-test", type=_non_negative, default=2000, help="test pairs per dataset (default 2000; 0: all)"
+        "--max-test", type=non_negative_int, default=2000, help="test pairs per dataset (default 2000; 0: all)"
     )
     probe.add_argument("--no-control", action="store_true", help="skip the randomly initialised control encoder")
     probe.add_argument("--no-hidden-states", action="store_true", help="skip the per-layer hidden-state probes")
@@ -105,13 +102,7 @@ def add_subcommands(subparsers: Any) -> None:
     trace = subparsers.add_parser(
         "attention-trace", help="layer-wise attention tracing and attention rollout: a score per input token"
     )
-    trace.add_argument(
-        "--pair",
-        nargs=2,
-        action="append",
-        metavar=("HEAD", "TAIL"),
-        help="a word pair, rendered with the template (repeatable)",
-    )
+    add_pair_option(trace, "--pair", help_text="a word pair, rendered with the template (repeatable)")
     trace.add_argument(
         "--sentence", action="append", help="a sentence instead of a prompt (repeatable; with --head/--tail)"
     )
@@ -138,76 +129,36 @@ def add_subcommands(subparsers: Any) -> None:
     heads.add_argument("--split", default="test", help="split of the datasets (default test)")
     heads.add_argument(
         "--max-pairs",
-        type=_non_negative,
+        type=non_negative_int,
         default=1000,
         help="pairs per dataset, a stratified sample (default 1000; 0: all)",
     )
-    heads.add_argument(
-        "--pairs", nargs="+", default=None, metavar="HEAD:TAIL", help="analyse these pairs instead of datasets"
-    )
+    add_pair_option(heads, "--pair", deprecated=["--pairs"], help_text="analyse these pairs instead of datasets")
     heads.add_argument("--no-distances", action="store_true", help="skip the Jensen-Shannon distances and the MDS map")
     _common(heads)
     heads.set_defaults(_eval=_run_heads)
 
 
 # ------------------------------------------------------------------------------------------- shared
-def _progress(args: argparse.Namespace) -> bool:
-    return not args.no_progress
-
-
-def _check_output(path: str | None, suffix: str) -> Path | None:
-    if path is None:
-        return None
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise ValueError(f"{path!r} is a folder; give a {suffix} file path")
-    if target.suffix.lower() != suffix:
-        raise ValueError(f"{path!r} should end in {suffix}")
-    return target
-
-
-def _check_figures(path: str | None) -> Path | None:
-    if path is None:
-        return None
-    folder = Path(path).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--figures {path!r} exists and is not a folder")
-    return folder
+def _encoder_info(encoder: Any, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "model": args.model,
+        "name": encoder.name,
+        "template": encoder.template,
+        "max_length": encoder.max_length,
+        "layers": encoder.n_layers,
+        "heads": encoder.n_heads,
+        "random_init": bool(args.random_init),
+    }
 
 
 def _load_encoder(args: argparse.Namespace):
     from relemb.attention.encode import AttentionEncoder
 
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
     encoder = AttentionEncoder.from_pretrained(
         args.model, template=args.template, max_length=args.max_length, device=args.device
     )
     return encoder.random_control(seed=args.seed) if args.random_init else encoder
-
-
-def _write_json(path: Path | None, task: str, args: argparse.Namespace, results: Any, started: float) -> None:
-    if path is None:
-        return
-    from relemb import __version__
-    from relemb._io import atomic_output
-
-    arguments = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "eval_command")}
-    payload = {
-        "task": task,
-        "relemb_version": __version__,
-        "arguments": arguments,
-        "results": results,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    with atomic_output(path) as temporary:
-        temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {path}", file=sys.stderr)
-
-
-def _stem(name: str) -> str:
-    base = Path(name).name if ("/" in name or "\\" in name) else name
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in base) or "dataset"
 
 
 def _pct(value: float | None) -> str:
@@ -216,19 +167,15 @@ def _pct(value: float | None) -> str:
 
 # -------------------------------------------------------------------------------------------- probe
 def _run_probe(args: argparse.Namespace) -> int:
-    from relemb.attention.probes import (
-        plot_dendrogram,
-        plot_importance,
-        plot_layer_scores,
-        probe_relations,
-    )
-    from relemb.data import load_lexical_splits
+    from relemb.attention import plot_dendrogram, plot_importance, plot_layer_scores, probe_relations
+    from relemb.data import load_lexical_splits, record_sources
 
     started = time.perf_counter()
-    output = _check_output(args.output, ".json")
-    figures = _check_figures(args.figures)
+    output = check_output(args.output, ".json")
+    figures = check_folder(args.figures, "--figures")
     datasets = list(dict.fromkeys(args.datasets))
-    data = {name: load_lexical_splits(name, data_dir=args.data_dir) for name in datasets}
+    with record_sources() as sources:
+        data = {name: load_lexical_splits(name, data_dir=args.data_dir) for name in datasets}
     encoder = _load_encoder(args)
     # with --random-init the model is itself random_control(seed): the control needs other weights
     control_seed = args.seed + 1 if args.random_init else args.seed
@@ -246,13 +193,13 @@ def _run_probe(args: argparse.Namespace) -> int:
             max_test=args.max_test or None,
             batch_size=args.batch_size,
             seed=args.seed,
-            show_progress_bar=_progress(args),
+            show_progress_bar=progress(args),
             name=name,
         )
         reports[name] = report
         rows.extend(_probe_rows(name, report))
         if figures is not None:
-            stem = _stem(name)
+            stem = file_stem(name)
             for task in report.tasks:
                 plot_importance(report, figures / f"{stem}_{task}_importance.png", task=task)
             if not args.no_hidden_states:
@@ -264,7 +211,9 @@ def _run_probe(args: argparse.Namespace) -> int:
     if not args.no_hidden_states:
         headers.append("best hidden-state layer")
     print(markdown_table(headers, rows))
-    _write_json(output, "attention-probe", args, {name: r.to_dict() for name, r in reports.items()}, started)
+    scores = {name: r.to_dict() for name, r in reports.items()}
+    save_results(output, "attention-probe", args, scores, model=_encoder_info(encoder, args), datasets=sources,
+                 seconds=time.perf_counter() - started)  # fmt: skip
     return 0
 
 
@@ -274,7 +223,7 @@ def _probe_rows(name: str, report: Any) -> list[list[Any]]:
         control = result.attention.get("control")
         selectivity = (result.selectivity or {}).get("macro_f1")
         row = [
-            _stem(name),
+            file_stem(name),
             task,
             len(result.classes),
             _pct(result.attention["model"].macro_f1),
@@ -290,10 +239,10 @@ def _probe_rows(name: str, report: Any) -> list[list[Any]]:
 
 
 # -------------------------------------------------------------------------------------------- trace
-def _trace_inputs(args: argparse.Namespace, encoder: Any) -> list[Any]:
+def _trace_inputs(args: argparse.Namespace, encoder: Any, pairs: list[Any]) -> list[Any]:
     from relemb.attention.encode import AttentionInput
 
-    inputs = encoder.inputs_from_pairs(args.pair or [])
+    inputs = encoder.inputs_from_pairs(pairs)
     sentences = args.sentence or []
     heads, tails = args.head or [], args.tail or []
     if len(heads) != len(sentences) or len(tails) != len(sentences):
@@ -316,23 +265,24 @@ def _start(value: str | None) -> str | int | None:
 
 
 def _run_trace(args: argparse.Namespace) -> int:
-    from relemb.attention.tracing import plot_token_scores, trace
+    from relemb.attention import plot_token_scores, trace
 
     started = time.perf_counter()
-    output = _check_output(args.output, ".json")
-    figure = _check_output(args.figure, ".png")
+    output = check_output(args.output, ".json")
+    figure = check_output(args.figure, ".png", "--figure")
     start = _start(args.start)
+    pairs = pairs_from(args.pair)
     if not args.pair and not args.sentence:
-        raise ValueError("give at least one --pair HEAD TAIL or --sentence TEXT --head WORD --tail WORD")
+        raise ValueError("give at least one --pair HEAD:TAIL or --sentence TEXT --head WORD --tail WORD")
     if args.layers and len(args.pair or []) + len(args.sentence or []) != 1:
         raise ValueError("--layers draws one input: give exactly one --pair or --sentence")
     if start is None and args.pair and args.sentence:
         raise ValueError("prompts and sentences start from different tokens by default; give --start")
     encoder = _load_encoder(args)
-    inputs = _trace_inputs(args, encoder)
+    inputs = _trace_inputs(args, encoder, pairs)
     if start is None:
         start = "mask" if args.pair else "first"
-    scores = trace(encoder, inputs, start=start, batch_size=args.batch_size, show_progress_bar=_progress(args))
+    scores = trace(encoder, inputs, start=start, batch_size=args.batch_size, show_progress_bar=progress(args))
     for item in scores:
         order = sorted(range(len(item.tokens)), key=lambda i: -item.tracing[i])[:5]
         print(f"{item.text}\n  from {item.start_token!r} (position {item.start_position})")
@@ -341,40 +291,33 @@ def _run_trace(args: argparse.Namespace) -> int:
     if figure is not None:
         plot_token_scores(scores if not args.layers else scores[0], figure, layers=args.layers, title=str(args.model))
         print(f"wrote {figure}", file=sys.stderr)
-    _write_json(output, "attention-trace", args, [s.to_dict() for s in scores], started)
+    save_results(output, "attention-trace", args, {"inputs": [s.to_dict() for s in scores]},
+                 model=_encoder_info(encoder, args), seconds=time.perf_counter() - started)  # fmt: skip
     return 0
 
 
 # -------------------------------------------------------------------------------------------- heads
-def _parse_pairs(values: Sequence[str]) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        head, sep, tail = value.partition(":")
-        if not sep or not head.strip() or not tail.strip():
-            raise ValueError(f"--pairs takes HEAD:TAIL items, got {value!r}")
-        pairs.append((head.strip(), tail.strip()))
-    return pairs
-
-
 def _run_heads(args: argparse.Namespace) -> int:
-    from relemb.attention.heads import analyze_heads, plot_head_map, plot_head_statistics, plot_relation_heads
-    from relemb.data import load_lexical, stratified_sample
+    from relemb.attention import analyze_heads, plot_head_map, plot_head_statistics, plot_relation_heads
+    from relemb.data import load_lexical, record_sources, stratified_sample
 
     started = time.perf_counter()
-    output = _check_output(args.output, ".json")
-    figures = _check_figures(args.figures)
-    if args.pairs:
-        sets = {"pairs": ([pair for pair in _parse_pairs(args.pairs)], None)}
+    output = check_output(args.output, ".json")
+    figures = check_folder(args.figures, "--figures")
+    sources: list[Any] = []
+    if args.pair:
+        sets = {"pairs": (pairs_from(args.pair), None)}
     else:
         sets = {}
-        for name in dict.fromkeys(args.datasets or []):
-            records = load_lexical(name, args.split, data_dir=args.data_dir)
-            records = [records[i] for i in stratified_sample([r.relation for r in records], args.max_pairs, args.seed)]
-            if not records:
-                raise ValueError(f"dataset {name!r} ({args.split}) holds no pairs")
-            sets[name] = ([(r.head, r.tail) for r in records], [r.relation for r in records])
+        with record_sources() as sources:
+            for name in dict.fromkeys(args.datasets or []):
+                records = load_lexical(name, args.split, data_dir=args.data_dir)
+                keep = stratified_sample([r.relation for r in records], args.max_pairs, args.seed)
+                if not len(keep):
+                    raise ValueError(f"dataset {name!r} ({args.split}) holds no pairs")
+                sets[name] = ([records[i].pair for i in keep], [records[i].relation for i in keep])
         if not sets:
-            raise ValueError("give --datasets or --pairs")
+            raise ValueError("give --datasets or --pair")
     encoder = _load_encoder(args)
     reports = {}
     rows = []
@@ -384,13 +327,13 @@ def _run_heads(args: argparse.Namespace) -> int:
             encoder.inputs_from_pairs(pairs),
             relations=relations,
             batch_size=args.batch_size,
-            show_progress_bar=_progress(args),
+            show_progress_bar=progress(args),
             distances=not args.no_distances,
             seed=args.seed,
         )
         reports[name] = report
         if figures is not None:
-            stem = _stem(name)
+            stem = file_stem(name)
             plot_head_statistics(report, figures / f"{stem}_head_statistics.png")
             if not args.no_distances:
                 plot_head_map(report, figures / f"{stem}_head_map.png")
@@ -407,7 +350,9 @@ def _run_heads(args: argparse.Namespace) -> int:
                 ["pairs", "relation", "inputs", "best head", "accuracy", "fixed-offset baseline"], relation_rows
             )
         )
-    _write_json(output, "attention-heads", args, {name: r.to_dict() for name, r in reports.items()}, started)
+    scores = {name: r.to_dict() for name, r in reports.items()}
+    save_results(output, "attention-heads", args, scores, model=_encoder_info(encoder, args), datasets=sources,
+                 seconds=time.perf_counter() - started)  # fmt: skip
     return 0
 
 
@@ -415,7 +360,7 @@ def _head_rows(name: str, report: Any) -> list[list[Any]]:
     rows = []
     for stat in ("special", "punctuation", "previous", "next", "head", "tail", "mask"):
         for layer, head, value in report.statistics.top_heads(stat, 1):
-            rows.append([_stem(name), stat, f"L{layer}-H{head}", f"{value:.3f}"])
+            rows.append([file_stem(name), stat, f"L{layer}-H{head}", f"{value:.3f}"])
     return rows
 
 
@@ -427,6 +372,6 @@ def _relation_rows(name: str, report: Any) -> list[list[Any]]:
         offset, baseline = accuracy.baseline("tail_to_head", relation)
         n = accuracy.n_inputs("tail_to_head", relation)
         rows.append(
-            [_stem(name), relation, n, f"L{layer}-H{head}", _pct(value), f"{_pct(baseline)} (offset {offset:+d})"]
+            [file_stem(name), relation, n, f"L{layer}-H{head}", _pct(value), f"{_pct(baseline)} (offset {offset:+d})"]
         )
     return rows

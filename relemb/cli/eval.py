@@ -12,16 +12,13 @@ Example::
     relemb-eval plot --model minilm --datasets BLESS --data-dir /data/relbert --output bless.png
 
 The attention studies (``attention-probe``, ``attention-trace``, ``attention-heads``) live in
-:mod:`relemb.attention.cli`.
+:mod:`relemb.cli.attention`. Results files are :class:`relemb.results.RunResult` JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,8 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from relemb._io import markdown_table
-from relemb.cli import add_model_arguments, load_model
-from relemb.data import LEXICAL_DATASETS
+from relemb.choices import ANALOGY_DIRECTIONS
+from relemb.cli.options import (
+    add_data_dir_option,
+    add_model_options,
+    add_output_option,
+    add_progress_option,
+    check_output,
+    load_model,
+    model_info,
+    positive_int,
+    progress,
+    save_results,
+)
+from relemb.data.names import LEXICAL_DATASETS
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,19 +49,10 @@ DEFAULT_ANALOGY = ("u2", "u4", "google", "bats")
 # ------------------------------------------------------------------------------------------ arguments
 def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     group = parser.add_argument_group("model and data")
-    add_model_arguments(group)
-    group.add_argument(
-        "--data-dir", default=None, help="local copy of the relbert datasets (default: $RELEMB_DATA_DIR, else the Hub)"
-    )
-    group.add_argument("--output", default=None, help=output_help)
-    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    add_model_options(group)
+    add_data_dir_option(group)
+    add_output_option(group, output_help)
+    add_progress_option(group)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     analogy.add_argument(
         "--direction",
         default="forward",
-        choices=("forward", "reverse", "bidirectional"),
+        choices=ANALOGY_DIRECTIONS,
         help="forward (default, as published), reverse or bidirectional",
     )
     _common(analogy, "write the results as JSON to this file")
@@ -87,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     classification.add_argument(
         "--hidden-sizes",
         nargs="+",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="grid: hidden layer sizes (default 100 150 200)",
     )
@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     classification.add_argument(
         "--cv-folds",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         help="cross-validation folds when a dataset has no validation split (default 3)",
     )
@@ -140,7 +140,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("sum", "reference"),
         help="sum over ordered pairs (default) or the reference's mean of maxima",
     )
-    mapping.add_argument("--beam-size", type=_positive_int, default=16, help="beam width (default 16)")
+    mapping.add_argument("--beam-size", type=positive_int, default=16, help="beam width (default 16)")
     mapping.add_argument("--restarts", type=int, default=8, help="random restarts of the climbing (default 8)")
     mapping.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _common(mapping, "write the results as JSON to this file")
@@ -159,87 +159,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="relation-similarity sets: colour by parent class (default) or relation type",
     )
     plot.add_argument(
-        "--max-pairs", type=_positive_int, default=2000, help="plot at most this many pairs (default 2000)"
+        "--max-pairs", type=positive_int, default=2000, help="plot at most this many pairs (default 2000)"
     )
     plot.add_argument("--seed", type=int, default=0, help="random seed of the sample and projection (default 0)")
     _common(plot, "the PNG file (one dataset) or a folder for <dataset>.png files (default: <dataset>.png here)")
     plot.set_defaults(_eval=_run_plot)
 
-    from relemb.attention.cli import add_subcommands
+    from relemb.cli.attention import add_subcommands
 
     add_subcommands(subparsers)
 
 
 # ---------------------------------------------------------------------------------------------- run
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen subcommand; user errors are raised as ValueError/OSError (cli.py prints them)."""
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    """Run the chosen subcommand; user errors are raised as ValueError/OSError (relemb.cli prints them)."""
     return int(args._eval(args) or 0)
-
-
-def _progress(args: argparse.Namespace) -> bool:
-    return not args.no_progress
-
-
-def _model_info(model: Any, args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "model": args.model,
-        "base_model": model.config.base_model,
-        "template": model.template,
-        "pooling": model.pooling,
-        "max_length": model.max_length,
-        "embedding_dim": model.embedding_dim,
-        "device": str(model.device),
-    }
-
-
-def _check_output(path: str | None, suffix: str = ".json") -> Path | None:
-    if path is None:
-        return None
-    output = Path(path).expanduser()
-    if output.is_dir():
-        raise ValueError(f"--output {path!r} is a folder; give a {suffix} file path")
-    return output
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    from relemb._io import atomic_output
-
-    with atomic_output(path) as temporary:
-        temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {path}", file=sys.stderr)
-
-
-def _payload(
-    command: str, args: argparse.Namespace, model: Any, results: dict[str, Any], started: float
-) -> dict[str, Any]:
-    from relemb import __version__
-
-    config = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "eval_command")}
-    return {
-        "task": command,
-        "relemb_version": __version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "model": _model_info(model, args),
-        "arguments": config,
-        "results": results,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
 
 
 def _over(datasets: Sequence[str], args: argparse.Namespace, what: str):
     from tqdm.auto import tqdm
 
-    return tqdm(datasets, desc=what, unit="dataset", disable=not _progress(args) or len(datasets) < 2, file=sys.stderr)
+    return tqdm(datasets, desc=what, unit="dataset", disable=not progress(args) or len(datasets) < 2, file=sys.stderr)
 
 
-def _preload(datasets: Sequence[str], load: Callable[[str], Any]) -> dict[str, Any]:
-    loaded = {}
-    for name in dict.fromkeys(datasets):
-        loaded[name] = load(name)
-    return loaded
+def _preload(datasets: Sequence[str], load: Callable[[str], Any]) -> tuple[dict[str, Any], list[Any]]:
+    """Every dataset loaded (before the model, so a bad name fails fast) and where each file came from."""
+    from relemb.data import record_sources
+
+    with record_sources() as sources:
+        loaded = {name: load(name) for name in dict.fromkeys(datasets)}
+    return loaded, sources
 
 
 # ------------------------------------------------------------------------------------------ analogy
@@ -248,8 +197,10 @@ def _run_analogy(args: argparse.Namespace) -> int:
     from relemb.evaluation.analogy import evaluate_analogy, load_questions
 
     started = time.perf_counter()
-    output = _check_output(args.output)
-    data = _preload(args.datasets, lambda name: load_questions(load_analogy(name, args.split, data_dir=args.data_dir)))
+    output = check_output(args.output, ".json")
+    data, sources = _preload(
+        args.datasets, lambda name: load_questions(load_analogy(name, args.split, data_dir=args.data_dir))
+    )
     model = load_model(args)
     results = {}
     for name in _over(list(data), args, "analogy"):
@@ -259,7 +210,7 @@ def _run_analogy(args: argparse.Namespace) -> int:
             args.split,
             direction=args.direction,
             batch_size=args.batch_size,
-            show_progress_bar=_progress(args),
+            show_progress_bar=progress(args),
             name=name,
         )
         results[name] = result.to_dict()
@@ -268,8 +219,15 @@ def _run_analogy(args: argparse.Namespace) -> int:
         rows.append(["average", f"{100 * sum(r['accuracy'] for r in results.values()) / len(results):.1f}", ""])
     print(f"Analogy accuracy (%), {args.split}, {args.direction}, model {args.model}")
     print(markdown_table(["dataset", "accuracy", "questions"], rows))
-    if output is not None:
-        _write_json(output, _payload("analogy", args, model, results, started))
+    save_results(
+        output,
+        "analogy",
+        args,
+        results,
+        model=model_info(model, args),
+        datasets=sources,
+        seconds=time.perf_counter() - started,
+    )
     return 0
 
 
@@ -291,12 +249,13 @@ def _grid(args: argparse.Namespace) -> dict[str, list[Any]]:
 
 
 def _run_classification(args: argparse.Namespace) -> int:
-    from relemb.evaluation.classification import evaluate_classification, load_lexical_splits
+    from relemb.data import load_lexical_splits
+    from relemb.evaluation.classification import evaluate_classification
 
     started = time.perf_counter()
-    output = _check_output(args.output)
+    output = check_output(args.output, ".json")
     grid = _grid(args)
-    data = _preload(args.datasets, lambda name: load_lexical_splits(name, data_dir=args.data_dir))
+    data, sources = _preload(args.datasets, lambda name: load_lexical_splits(name, data_dir=args.data_dir))
     for name, splits in data.items():
         for split, records in splits.items():
             if records is not None and not records:
@@ -313,7 +272,7 @@ def _run_classification(args: argparse.Namespace) -> int:
             seed=args.seed,
             refit_on=args.refit_on,
             batch_size=args.batch_size,
-            show_progress_bar=_progress(args),
+            show_progress_bar=progress(args),
             n_jobs=args.n_jobs,
             tune_max_train=args.tune_max_train,
             cache=cache,
@@ -329,8 +288,15 @@ def _run_classification(args: argparse.Namespace) -> int:
         )
     print(f"Lexical relation classification, F1 (%) on test, model {args.model}, seed {args.seed}")
     print(markdown_table(["dataset", "micro F1", "macro F1", "chosen hyper-parameters", "seconds"], rows))
-    if output is not None:
-        _write_json(output, _payload("classification", args, model, results, started))
+    save_results(
+        output,
+        "classification",
+        args,
+        results,
+        model=model_info(model, args),
+        datasets=sources,
+        seconds=time.perf_counter() - started,
+    )
     return 0
 
 
@@ -340,8 +306,8 @@ def _run_mapping(args: argparse.Namespace) -> int:
     from relemb.evaluation.mapping import evaluate_mapping
 
     started = time.perf_counter()
-    output = _check_output(args.output)
-    data = _preload(args.datasets, lambda name: load_mapping(name, data_dir=args.data_dir))
+    output = check_output(args.output, ".json")
+    data, sources = _preload(args.datasets, lambda name: load_mapping(name, data_dir=args.data_dir))
     model = load_model(args)
     results = {}
     for name in _over(list(data), args, "mapping"):
@@ -354,7 +320,7 @@ def _run_mapping(args: argparse.Namespace) -> int:
             restarts=args.restarts,
             seed=args.seed,
             batch_size=args.batch_size,
-            show_progress_bar=_progress(args),
+            show_progress_bar=progress(args),
             name=name,
         )
         results[name] = result.to_dict()
@@ -364,38 +330,47 @@ def _run_mapping(args: argparse.Namespace) -> int:
     ]
     print(f"Relation mapping accuracy (%), objective {args.objective}, search {args.method}, model {args.model}")
     print(markdown_table(["dataset", "accuracy", "all terms right", "problems"], rows))
-    if output is not None:
-        _write_json(output, _payload("mapping", args, model, results, started))
+    save_results(
+        output,
+        "mapping",
+        args,
+        results,
+        model=model_info(model, args),
+        datasets=sources,
+        seconds=time.perf_counter() - started,
+    )
     return 0
 
 
 # --------------------------------------------------------------------------------------------- plot
 def _plot_paths(datasets: Sequence[str], output: str | None) -> dict[str, Path]:
+    """Where each dataset's plot goes: ``--output`` names one ``.png`` file (one dataset) or a folder (one
+    ``<dataset>.png`` each; created when missing), checked before any work."""
+
     def stem(name: str) -> str:
         base = Path(name).stem if (os.sep in name or name.endswith(".jsonl")) else name
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in base) or "plot"
 
-    if output is not None and output.lower().endswith(".png"):
+    if output is not None and Path(output).suffix and not Path(output).expanduser().is_dir():
+        target = check_output(output, ".png")  # a file name: it must be a PNG (never a folder named x.txt)
         if len(datasets) > 1:
             raise ValueError("--output names one PNG file but several datasets were given; give a folder instead")
-        return {datasets[0]: Path(output).expanduser()}
+        return {datasets[0]: target}
     folder = Path(output).expanduser() if output is not None else Path(".")
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--output {output!r} is neither a .png path nor a folder")
-    return {name: folder / f"{stem(name)}.png" for name in datasets}
+    return {name: check_output(str(folder / f"{stem(name)}.png"), ".png") for name in datasets}
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from relemb.evaluation.plot import load_labelled_pairs, plot_relation_space
+    from relemb.data import load_labelled_pairs
+    from relemb.evaluation.plot import plot_relation_space
 
     datasets = list(dict.fromkeys(args.datasets))
     paths = _plot_paths(datasets, args.output)
     if args.method == "umap":
-        try:
-            import umap  # noqa: F401
-        except ImportError:
-            raise ImportError("--method umap needs umap-learn: pip install umap-learn (or use tsne / pca)") from None
-    data = _preload(datasets, lambda name: load_labelled_pairs(name, args.split, args.data_dir, args.level))
+        from relemb._compat import requires
+
+        requires("umap", "umap-learn", purpose="--method umap (or use tsne / pca)")
+    data, sources = _preload(datasets, lambda name: load_labelled_pairs(name, args.split, args.data_dir, args.level))
     model = load_model(args)
     rows = []
     for name in _over(datasets, args, "plot"):
@@ -408,7 +383,7 @@ def _run_plot(args: argparse.Namespace) -> int:
             max_pairs=args.max_pairs,
             seed=args.seed,
             batch_size=args.batch_size,
-            show_progress_bar=_progress(args),
+            show_progress_bar=progress(args),
             title=f"{name} ({args.split}), {args.model}: {args.method.upper()}",
         )
         rows.append([name, result.n_pairs, result.n_relations, result.path])

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from relemb.cli import main
+from relemb.results import RunResult
 
 ANALOGY_ROWS = [
     {
@@ -99,12 +100,15 @@ def test_analogy_end_to_end(tiny_bert_path, analogy_file, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "| dataset" in printed and "toy_analogy.jsonl" in printed
-    payload = json.loads(out.read_text())
-    result = payload["results"][analogy_file]
+    payload = RunResult.load(out)
+    assert payload.task == "analogy" and payload.versions["relemb"]
+    (source,) = payload.datasets
+    assert source.location == analogy_file and source.source == "file" and len(source.sha256) == 16
+    result = payload.scores[analogy_file]
     assert result["n_questions"] == 3 and result["direction"] == "bidirectional"
     assert 0.0 <= result["accuracy"] <= 1.0
     assert set(result["per_group"]) == {"capital", "young", "hyper"}
-    assert payload["model"]["pooling"] == "average_no_mask" and payload["model"]["embedding_dim"] == 32
+    assert payload.model["pooling"] == "average_no_mask" and payload.model["embedding_dim"] == 32
     # the accuracy is the one the Python API gives
     from relemb import RelBERT
     from relemb.evaluation import evaluate_analogy
@@ -161,15 +165,16 @@ def test_classification_end_to_end(tiny_bert_path, lexical_folder, tmp_path, cap
         "--no-progress",
     ]
     assert main(args) == 0
-    payload = json.loads(out.read_text())
-    result = payload["results"][lexical_folder]
+    payload = RunResult.load(out)
+    assert {source.split for source in payload.datasets} == {"train", "validation", "test"}
+    result = payload.scores[lexical_folder]
     assert result["tuning"] == "validation" and len(result["search"]) == 2
     assert set(result["per_relation"]) == {"hyper", "mero", "random"}
     assert result["n_train"] == 12 and result["n_test"] == 3
     assert "micro F1" in capsys.readouterr().out
     # fixed seeds: the same command gives the same numbers
     assert main(args) == 0
-    again = json.loads(out.read_text())["results"][lexical_folder]
+    again = RunResult.load(out).scores[lexical_folder]
     assert (again["micro_f1"], again["macro_f1"], again["best_params"]) == (
         result["micro_f1"],
         result["macro_f1"],
@@ -186,7 +191,7 @@ def test_mapping_end_to_end(tiny_bert_path, tmp_path):
         main(["eval", "mapping", "--model", tiny_bert_path, "--datasets", path, "--output", str(out), "--no-progress"])
         == 0
     )
-    problems = json.loads(out.read_text())["results"][path]["problems"]
+    problems = RunResult.load(out).scores[path]["problems"]
     assert sorted(problems[0]["predicted"]) == ["berlin", "italy", "rome"]
 
 
@@ -273,8 +278,9 @@ def test_bad_input_gives_clear_errors(tiny_bert_path, analogy_file, tmp_path, ca
     assert "no-model" in capsys.readouterr().err
     assert not out.exists()
     # bad arguments
-    assert main(["eval", "analogy", "--model", tiny_bert_path, "--datasets", analogy_file, "--batch-size", "0"]) == 2
-    assert "--batch-size" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # an argument error: argparse's usage line and exit code 2
+        main(["eval", "analogy", "--model", tiny_bert_path, "--datasets", analogy_file, "--batch-size", "0"])
+    assert info.value.code == 2 and "--batch-size: expected a positive integer, got 0" in capsys.readouterr().err
     assert (
         main(
             [
