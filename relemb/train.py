@@ -405,7 +405,13 @@ def recipe(
     training_args: RelationTrainingArguments,
     data: TrainingData,
 ) -> dict[str, Any]:
-    """The training recipe stored in the model's config (``config.training``) and in ``results.json``."""
+    """The training recipe stored in the model's config (``config.training``) and in ``results.json``
+    (``arguments``): the data, the loss options, the trainer's main options and the model-selection sets.
+
+    Example::
+
+        recipe(model_args, data_args, loss_args, training_args, build_datasets(data_args))["loss"]   # 'nce'
+    """
     datasets = ["relbert/semeval2012_relational_similarity"] if data_args.data.lower() == "semeval2012" else []
     return {
         "data": data_args.data,

@@ -96,6 +96,12 @@ def candidate_vocabulary(tokenizer: Any, vocab_size: int | None = None) -> Candi
     A token ``t`` with word ``w`` (its decoded text, stripped) is allowed inside the prompt when
     ``" " + w`` tokenizes to exactly ``[t]``, and at the start when ``w`` alone does. Special tokens
     and single letters are excluded.
+
+    >>> from relemb.testing import build_tiny_tokenizer
+    >>> vocabulary = candidate_vocabulary(build_tiny_tokenizer("bert"))
+    >>> token_id = vocabulary.id_of("the", starts_text=False)
+    >>> vocabulary.words[token_id], bool(vocabulary.inner[token_id])
+    ('the', True)
     """
     size = int(vocab_size or len(tokenizer))
     special = set(tokenizer.all_special_ids)
@@ -135,6 +141,13 @@ def trigger_positions(
     Found from the layout (character spans and the tokenizer's offsets), never by id, so repeated
     trigger words are told apart. Raises :class:`TemplateRoundTripError` when a trigger is not exactly
     one token with its searched id, or when the tokenization differs from ``input_ids``.
+
+    Example::
+
+        layout = TriggerLayout(1, 1, 0)
+        features = model.encoder.preprocess([("dog", "puppy")], prompt=layout.template(["the", "the"]))
+        trigger_positions(model, layout, ["the", "the"], [the_id, the_id], [("dog", "puppy")], features["input_ids"])
+        # tensor([[1, 3]]): [CLS] the dog the puppy [MASK] [SEP]
     """
     tokenizer = model.tokenizer
     texts = model.transformer.render(pairs, layout.template(triggers))

@@ -229,7 +229,13 @@ def resolve_objective(
     ``loss`` must be ``None``), a :class:`~relemb.train.TrainingData` or its ``datasets.Dataset`` of
     training rows (``pair``, ``label``), or a list of :class:`~relemb.data.RelationRecord`; the loss
     through :func:`resolve_loss`, batches of ``args.prompt_batch_size`` rows in the order of
-    ``args.prompt_seed``."""
+    ``args.prompt_seed``.
+
+    Example::
+
+        objective = resolve_objective(model, records, PromptLearningArguments(), LossArguments(loob=True))
+        objective.loss_module.loob   # True
+    """
     if isinstance(data, PromptObjective):
         if data.model is not model:
             raise ValueError("the PromptObjective was built for a different model than the one given")
@@ -248,7 +254,13 @@ def record_prompt_learning(
     model: RelBERT, kind: str, args: PromptLearningArguments, objective: PromptObjective, **summary: Any
 ) -> None:
     """Store what was learned in ``model.config.training["prompt_learning"]``: the kind, the arguments, the
-    loss the prompt was learned on (:func:`describe_loss`) and ``summary`` (losses, tokens)."""
+    loss the prompt was learned on (:func:`describe_loss`) and ``summary`` (losses, tokens).
+
+    Example::
+
+        record_prompt_learning(model, "ptuning", args, objective, final_loss=0.3)
+        model.config.training["prompt_learning"]["loss"]   # {'name': 'RelationNCELoss', 'temperature': 0.05, ...}
+    """
     model.config.training["prompt_learning"] = {
         "kind": kind,
         "arguments": args.to_dict(),
@@ -258,7 +270,11 @@ def record_prompt_learning(
 
 
 def input_ids_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
-    """The token ids an embedding module was called with (positionally or as ``input``)."""
+    """The token ids an embedding module was called with (positionally or as ``input``).
+
+    >>> input_ids_of((), {"input": torch.tensor([[101, 7]])})
+    tensor([[101,   7]])
+    """
     if args:
         return args[0]
     if "input" in kwargs:

@@ -85,7 +85,12 @@ class PromptEncoder(nn.Module):
 
 def free_prompt_token_names(tokenizer: Any, n: int) -> list[str]:
     """``n`` prompt token names ``<relemb_pK>`` not yet in the tokenizer (a P-tuned model can be
-    P-tuned again)."""
+    P-tuned again).
+
+    >>> from relemb.testing import build_tiny_tokenizer
+    >>> free_prompt_token_names(build_tiny_tokenizer("bert"), 2)
+    ['<relemb_p0>', '<relemb_p1>']
+    """
     vocab = tokenizer.get_vocab()
     start = 0
     while True:
@@ -99,6 +104,10 @@ def add_prompt_tokens(model: RelBERT, n: int) -> tuple[list[str], list[int]]:
     """Add ``n`` special prompt tokens to the tokenizer and resize the backbone's token embeddings.
 
     New rows start as the mean of the existing embeddings. Returns the token names and ids.
+
+    Example::
+
+        names, ids = add_prompt_tokens(model, 2)   # names == ['<relemb_p0>', '<relemb_p1>']
     """
     from tokenizers import AddedToken
 
