@@ -59,6 +59,9 @@ def test_from_sentence_words_and_spans():
         AttentionInput.from_sentence("The cat sat.", (4, 7), (10, 40))
     with pytest.raises(ValueError, match="empty"):
         AttentionInput.from_sentence("  ", (0, 1), (1, 2))
+    assert AttentionInput("a b", ((0, 1),), ((2, 3),), pair=["a", "b"]).pair == ("a", "b")
+    with pytest.raises(TypeError, match="pair is not a \\(head, tail\\) pair"):
+        AttentionInput("a b", ((0, 1),), ((2, 3),), pair=("a",))
 
 
 def test_random_labels():

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from relemb.pairs import Pair, check_pairs, check_word
+from relemb.pairs import Pair, check_pair, check_pairs, check_word
 from relemb.prompts import Span, render_prompt_spans, resolve_template
 
 __all__ = [
@@ -83,7 +83,8 @@ class AttentionInput:
     """A text and the character spans of its head word, tail word and (optionally) mask token.
 
     A word may occur more than once (templates a and b name the pair twice); all its spans count as
-    the word. Build one with :meth:`from_pair` (a relation prompt) or :meth:`from_sentence`.
+    the word. Build one with :meth:`from_pair` (a relation prompt) or :meth:`from_sentence`. ``pair``, the
+    ``(head, tail)`` words when known, is checked by :func:`relemb.pairs.check_pair`.
     """
 
     text: str
@@ -102,6 +103,8 @@ class AttentionInput:
             raise ValueError(f"an attention input needs a head span and a tail span: {self.text!r}")
         if len(self.mask) > 1:
             raise ValueError(f"at most one mask span is allowed, got {len(self.mask)}: {self.text!r}")
+        if self.pair is not None:
+            object.__setattr__(self, "pair", check_pair(self.pair, name="pair"))
         taken = sorted([*self.head, *self.tail, *self.mask])
         for (_, end), (start, _) in zip(taken, taken[1:]):
             if start < end:
