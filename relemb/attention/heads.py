@@ -712,8 +712,7 @@ def analyze_heads(
     >>> encoder = AttentionEncoder.from_pretrained("minilm")                      # doctest: +SKIP
     >>> report = analyze_heads(encoder, encoder.inputs_from_pairs([("puppy", "dog"), ("oak", "tree")]),
     ...                        relations=["young", "hyper"])                      # doctest: +SKIP
-    >>> report.statistics.top_heads("previous", k=1)                              # doctest: +SKIP
-    [(0, 2, 0.89...)]
+    >>> layer, head, mass = report.statistics.top_heads("previous", k=1)[0]      # doctest: +SKIP
     """
     inputs = list(inputs)
     if not inputs:

@@ -564,8 +564,8 @@ class ProbeReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (:func:`relemb._io.to_jsonable`): settings, timings and every task's :meth:`TaskReport.to_dict`.
 
-        >>> report.to_dict()["tasks"]["multiclass"]["selectivity"]      # doctest: +SKIP
-        {'macro_f1': 0.346, 'accuracy': 0.31, 'micro_f1': 0.31}
+        >>> sorted(report.to_dict()["tasks"]["multiclass"]["selectivity"])      # doctest: +SKIP
+        ['accuracy', 'macro_f1', 'micro_f1']
         """
         return to_jsonable(
             {
