@@ -1,9 +1,9 @@
 """Benchmark: manual template d vs AutoPrompt vs P-tuning on the embedded MiniLM-L6 (issue 7).
 
 For each prompt kind the prompt is learned on SemEval-2012 train with the encoder frozen, on the loss the
-fine-tuning then uses (relemb.train.build_loss of ``LossArguments(loss="nce")``, RelBERT's nce), scored on
+fine-tuning then uses (relemb.training.build_loss of ``LossArguments(loss="nce")``, RelBERT's nce), scored on
 U2/U4/Google/BATS validation and test (forward cosine, relemb.evaluation), then the encoder is fine-tuned
-briefly with the learned prompt (relemb.train.train) and scored again. Results go to a JSON file after every
+briefly with the learned prompt (relemb.training.train) and scored again. Results go to a JSON file after every
 model, so a killed run keeps what it finished.
 
 Run it under the shared CPU lock (about 20-25 minutes on 2 cores with the defaults)::
@@ -56,12 +56,12 @@ def score(model: RelBERT, datasets: list[str], data_dir: str | None) -> dict[str
 
 
 def fine_tune(model: RelBERT, options: argparse.Namespace, workdir: str) -> tuple[RelBERT, RunResult]:
-    """Fine-tune the whole encoder with the model's (learned) prompt: the normal relemb.train.train run.
+    """Fine-tune the whole encoder with the model's (learned) prompt: the normal relemb.training.train run.
 
     Returns the fine-tuned model and the run's ``results.json`` (read back as a ``RunResult``).
     """
-    from relemb.train import RESULTS_FILE, train
     from relemb.train_config import DataArguments, ModelArguments, RelationTrainingArguments
+    from relemb.training import RESULTS_FILE, train
 
     start_dir = os.path.join(workdir, "start")
     output_dir = os.path.join(workdir, "tuned")

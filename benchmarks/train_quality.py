@@ -42,8 +42,8 @@ from transformers import TrainerCallback  # noqa: E402
 from relemb import RelBERT  # noqa: E402
 from relemb._io import write_json  # noqa: E402
 from relemb.evaluation import evaluate_analogy  # noqa: E402
-from relemb.train import train  # noqa: E402
 from relemb.train_config import parse_training_arguments, read_config_file  # noqa: E402
+from relemb.training import train  # noqa: E402
 
 BENCHMARK_SETS = ["u2", "u4", "google", "bats"]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

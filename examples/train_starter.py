@@ -4,8 +4,8 @@ python examples/train_starter.py          # about 2 minutes on a laptop CPU
 """
 
 from relemb import RelBERT
-from relemb.train import train
 from relemb.train_config import DataArguments, LossArguments, ModelArguments, RelationTrainingArguments
+from relemb.training import train
 
 result = train(
     ModelArguments(base_model="minilm", template="d", pooling="average_no_mask"),

@@ -15,8 +15,7 @@ Heavy imports (torch, sentence-transformers) happen on first use of a name, so `
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from relemb._compat import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -34,12 +33,12 @@ _LAZY = {
     "PairIndex": "relemb.neighbors",
     "Neighbor": "relemb.neighbors",
     # training, as sentence-transformers and SetFit export their trainer
-    "train": "relemb.train",
-    "TrainResult": "relemb.train",
+    "train": "relemb.training",
+    "TrainResult": "relemb.training",
     "ModelArguments": "relemb.train_config",
     "DataArguments": "relemb.train_config",
     "LossArguments": "relemb.train_config",
-    "RelationTrainingArguments": "relemb.train_config",
+    "RelationTrainingArguments": "relemb.training",
     "PromptLearningArguments": "relemb.prompt_learning.config",
     "RelationNCELoss": "relemb.losses",
     "RelationTripletLoss": "relemb.losses",
@@ -51,13 +50,4 @@ _LAZY = {
 __all__ = [*_LAZY, "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'relemb' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

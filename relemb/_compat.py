@@ -17,10 +17,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import sys
 import warnings
+from collections.abc import Callable
 from functools import cache
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from relemb.choices import INFERENCE_BACKENDS, check_choice
 
@@ -54,6 +56,33 @@ def is_installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A module's ``__getattr__`` and ``__dir__`` (PEP 562) that import each name of ``exports`` (name -> the
+    module defining it) on first use, so importing the package stays light.
+
+    >>> getattr_, dir_ = lazy_exports("example", {"dumps": "json"})
+    >>> getattr_("dumps")([1])
+    '[1]'
+    >>> getattr_("loads")
+    Traceback (most recent call last):
+    ...
+    AttributeError: module 'example' has no attribute 'loads'
+    """
+    namespace = sys.modules[package].__dict__ if package in sys.modules else {}
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(exports[name]), name)
+        namespace[name] = value  # later lookups skip this function
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __getattr__, __dir__
 
 
 def requires(

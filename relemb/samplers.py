@@ -68,7 +68,7 @@ def decode_labels(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
         shape = None if labels is None else tuple(labels.shape)
         raise ValueError(
             f"relation losses need labels of shape (batch, 3) = [relation, polarity, pair] per row "
-            f"(relemb.samplers.encode_label), got {shape}; build the dataset with relemb.train.build_datasets"
+            f"(relemb.samplers.encode_label), got {shape}; build the dataset with relemb.training.build_datasets"
         )
     labels = labels.long()
     return labels[:, 0], labels[:, 1] == 1, labels[:, 2]

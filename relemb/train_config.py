@@ -9,7 +9,7 @@ model is loaded.
 
 This module is light: it imports neither torch nor transformers, so ``relemb-train --help`` is quick.
 ``RelationTrainingArguments`` (a ``SentenceTransformerTrainingArguments``) lives in
-:mod:`relemb.training_arguments` and is importable from here too, loaded on first use.
+:mod:`relemb.training` and is importable from here too, loaded on first use.
 
 >>> args = LossArguments(loss="triplet", margin=0.5)
 >>> args.loss, args.margin
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional, get_type_hints
 
+from relemb._compat import lazy_exports
 from relemb.choices import LOSSES, POOLING_MODES, check_pooling_mode
 from relemb.prompts import resolve_template
 
@@ -215,12 +216,8 @@ class TrainingOptions:
     report_to: Optional[str] = field(default="none", metadata={"help": "Logging integrations (none, tensorboard...)."})
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RelationTrainingArguments":  # a SentenceTransformerTrainingArguments: loaded on first use
-        from relemb.training_arguments import RelationTrainingArguments
-
-        return RelationTrainingArguments
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# a SentenceTransformerTrainingArguments: loaded on first use, so this module stays light
+__getattr__, __dir__ = lazy_exports(__name__, {"RelationTrainingArguments": "relemb.training"})
 
 
 def option_dataclasses() -> tuple[type, ...]:
@@ -233,7 +230,7 @@ def option_dataclasses() -> tuple[type, ...]:
 def argument_dataclasses() -> tuple[type, ...]:
     """The dataclasses ``relemb-train``'s options are parsed into, in order (imports the trainer)."""
     from relemb.prompt_learning.config import PromptLearningArguments
-    from relemb.training_arguments import RelationTrainingArguments
+    from relemb.training import RelationTrainingArguments
 
     return (ModelArguments, DataArguments, LossArguments, PromptLearningArguments, RelationTrainingArguments)
 

@@ -37,11 +37,19 @@ def tiny_encoder_path(request, tiny_bert_path, tiny_roberta_path) -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tiny_bert_path):
-    """A RelBERT on the tiny BERT (template d, average_no_mask), shared: do not mutate it."""
+def _tiny_model_once(tiny_bert_path):
     from relemb import RelBERT
 
     return RelBERT.from_pretrained(tiny_bert_path, device="cpu")
+
+
+@pytest.fixture
+def tiny_model(_tiny_model_once):
+    """A RelBERT on the tiny BERT (template d, average_no_mask): loaded once per session, deep-copied for each
+    test, so a test that changes it (template, pooling, weights, a spy) cannot leak into another."""
+    import copy
+
+    return copy.deepcopy(_tiny_model_once)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from relemb.prompt_learning import (
 )
 from relemb.prompts import render_prompt
 from relemb.testing import ToyDirectionLoss as ToyLoss
-from relemb.train import records_to_dataset
+from relemb.training import records_to_dataset
 
 
 @pytest.fixture(scope="module")

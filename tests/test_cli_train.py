@@ -17,7 +17,7 @@ FAST = ["--use_cpu", "--disable_tqdm", "true", "--lr", "1e-3", "--batch-size", "
 @pytest.fixture
 def no_model_loading(monkeypatch):
     """Make any model loading fail loudly: bad arguments must be caught before."""
-    import relemb.train as train_module
+    import relemb.training as train_module
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model must not be loaded")
@@ -291,7 +291,7 @@ def test_yaml_exponent_numbers_are_numbers(tmp_path):
 
 
 def test_trainer_options_pass_through_and_unknown_ones_are_refused(tmp_path, capsys, monkeypatch):
-    import relemb.train as train_module
+    import relemb.training as train_module
 
     seen = {}
 

@@ -281,16 +281,52 @@ def test_push_to_hub_without_network_fails_fast(tiny_model, monkeypatch):
     assert time.monotonic() - start < 30
 
 
-def test_no_network_at_construction(tiny_bert_path, monkeypatch):
+@pytest.fixture
+def socket_attempts(monkeypatch):
+    """Every attempt to open a network connection or resolve a name, from any thread (each one refused), with
+    the offline switches unset, so a test can show that nothing tries."""
     import socket
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access during construction")
+    import relemb.hub
 
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(relemb.hub, "_probe_cache", {})
+    attempts: list[str] = []
+
+    def record(name):
+        def refuse(*args, **kwargs):
+            attempts.append(f"{name}{args[1:] if name.startswith('socket.') else args}")
+            raise OSError(f"network blocked by the test ({name})")
+
+        return refuse
+
+    monkeypatch.setattr(socket, "create_connection", record("create_connection"))
+    monkeypatch.setattr(socket, "getaddrinfo", record("getaddrinfo"))
+    monkeypatch.setattr(socket.socket, "connect", record("socket.connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", record("socket.connect_ex"))
+    return attempts
+
+
+def test_no_network_at_construction(tiny_bert_path, tmp_path, socket_attempts):
+    import time
+
     model = RelBERT.from_pretrained(tiny_bert_path, device="cpu")
     model.get_embedding(("a", "b"))
+    model.save_pretrained(tmp_path / "saved")
+    RelBERT.from_pretrained(tmp_path / "saved", device="cpu").get_embedding([("a", "b")])
+    time.sleep(0.2)  # a probe in a background thread would have had time to connect
+    assert socket_attempts == []
+
+
+def test_the_network_recorder_sees_a_hub_probe(socket_attempts):
+    # the recorder above can fail: asking the Hub shows up in it (and is refused, so nothing leaves)
+    from relemb.hub import hub_reachable
+
+    assert hub_reachable(timeout=0.5)[0] is False
+    assert socket_attempts
 
 
 @pytest.mark.slow

@@ -22,8 +22,8 @@ from relemb.prompt_learning import (
     learn_ptuning,
 )
 from relemb.testing import ToyDirectionLoss as ToyLoss
-from relemb.train import records_to_dataset
 from relemb.train_config import LossArguments
+from relemb.training import records_to_dataset
 
 PAIRS = [("camera", "photographer"), ("oak", "tree"), ("puppy", "dog"), ("tokyo", "japan")]
 
@@ -176,7 +176,7 @@ def test_learn_prompt_dispatches_by_kind(tiny_bert_path, records):
     args = PromptLearningArguments(prompt="ptuning", prompt_n1=0, prompt_n2=1, prompt_n3=0, prompt_iterations=1)
     result = learn_prompt(model, records, args)  # RelBERT's nce loss
     assert model.template == result.template == "<subj> <relemb_p0> <obj> <mask>"
-    # the trainer's rows (relemb.train.build_datasets(...).dataset) work as well
+    # the trainer's rows (relemb.training.build_datasets(...).dataset) work as well
     from datasets import Dataset
 
     rows = records_to_dataset(records).dataset

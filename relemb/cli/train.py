@@ -125,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _trainer_parser() -> Any:
     from transformers import HfArgumentParser
 
-    from relemb.training_arguments import RelationTrainingArguments
+    from relemb.training import RelationTrainingArguments
 
     parser = HfArgumentParser(RelationTrainingArguments, prog="relemb-train (trainer options)")
     for action in parser._actions:
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     values.update(given)
     model_args, data_args, loss_args, prompt_args, training_args = parse_training_arguments(values)
 
-    from relemb.train import train
+    from relemb.training import train
 
     result = train(model_args, data_args, loss_args, training_args, prompt_args=prompt_args)
     if result.results.get("validation") or result.results.get("test"):

@@ -1,8 +1,8 @@
 """relemb.prompt_learning: learned relation prompts, AutoPrompt (discrete) and P-tuning (continuous).
 
 Both learn ``[T]*n1 <subj> [T]*n2 <obj> [T]*n3 <mask>`` with the encoder frozen, on the fine-tuning
-objective itself (the rows of :func:`relemb.train.records_to_dataset`, the loss of
-:func:`relemb.train.build_loss` with every option of the ``LossArguments``), and leave an ordinary
+objective itself (the rows of :func:`relemb.training.records_to_dataset`, the loss of
+:func:`relemb.training.build_loss` with every option of the ``LossArguments``), and leave an ordinary
 relemb model behind: AutoPrompt a template string of real words, P-tuning a template of added prompt
 tokens whose embedding rows hold the learned vectors. See ``docs/prompts.md``.
 
@@ -23,28 +23,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .autoprompt import (
-    AutoPromptResult,
-    CandidateVocabulary,
-    EmbeddingGradients,
-    TemplateRoundTripError,
-    candidate_vocabulary,
-    hotflip_candidates,
-    learn_autoprompt,
-    trigger_positions,
-)
+from relemb._compat import lazy_exports
+
 from .config import PROMPT_KINDS, PromptLearningArguments
 from .layout import TriggerLayout
-from .objective import PromptObjective, frozen_encoder, resolve_loss
-from .ptuning import PROMPT_TOKEN_FORMAT, PromptEncoder, PTuning, PTuningResult, add_prompt_tokens, learn_ptuning
+
+#: The torch-side names, imported on first use (the argument dataclass stays light for relemb-train --help).
+_LAZY = {
+    **dict.fromkeys(
+        ["AutoPromptResult", "CandidateVocabulary", "EmbeddingGradients", "TemplateRoundTripError",
+         "candidate_vocabulary", "hotflip_candidates", "learn_autoprompt", "trigger_positions"],
+        "relemb.prompt_learning.autoprompt",
+    ),
+    **dict.fromkeys(["PromptObjective", "frozen_encoder", "resolve_loss"], "relemb.prompt_learning.objective"),
+    **dict.fromkeys(
+        ["PROMPT_TOKEN_FORMAT", "PromptEncoder", "PTuning", "PTuningResult", "add_prompt_tokens", "learn_ptuning"],
+        "relemb.prompt_learning.ptuning",
+    ),
+}  # fmt: skip
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from torch import nn
 
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
-    from relemb.train import TrainingData
     from relemb.train_config import LossArguments
+    from relemb.training import TrainingData
+
+    from .autoprompt import AutoPromptResult
+    from .objective import PromptObjective
+    from .ptuning import PTuningResult
 
 __all__ = [
     "PROMPT_KINDS",
@@ -80,10 +89,10 @@ def learn_prompt(
 ) -> AutoPromptResult | PTuningResult | None:
     """Learn the prompt ``args.prompt`` asks for, in place on ``model``; ``manual`` does nothing.
 
-    ``data``: training relations, the trainer's rows (a :class:`relemb.train.TrainingData` or its
+    ``data``: training relations, the trainer's rows (a :class:`relemb.training.TrainingData` or its
     ``datasets.Dataset``) or a ready :class:`PromptObjective`. ``loss``: the loss the prompt is learned on,
     a ready loss module (``relemb-train`` passes the one it fine-tunes with) or ``LossArguments``
-    (default ``LossArguments()``), built by :func:`relemb.train.build_loss`.
+    (default ``LossArguments()``), built by :func:`relemb.training.build_loss`.
 
     Returns the :class:`AutoPromptResult` / :class:`PTuningResult`, or ``None`` for ``manual``.
 
@@ -97,5 +106,9 @@ def learn_prompt(
     if args.prompt == "manual":
         return None
     if args.prompt == "autoprompt":
+        from .autoprompt import learn_autoprompt
+
         return learn_autoprompt(model, data, args, loss=loss)
+    from .ptuning import learn_ptuning
+
     return learn_ptuning(model, data, args, loss=loss)

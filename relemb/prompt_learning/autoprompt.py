@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
-    from relemb.train import TrainingData
     from relemb.train_config import LossArguments
+    from relemb.training import TrainingData
 
 logger = logging.getLogger(__name__)
 
@@ -259,11 +259,11 @@ def learn_autoprompt(
     Args:
         model: the relation model; only its template changes.
         data: training relations (``load_relation_similarity(...)``), the trainer's rows
-            (``relemb.train.build_datasets(...)`` or its ``.dataset``) or a ready :class:`PromptObjective`.
+            (``relemb.training.build_datasets(...)`` or its ``.dataset``) or a ready :class:`PromptObjective`.
         args: trigger counts, iterations, candidates, batch size, seed, initial word.
         loss: the fine-tuning loss to learn the prompt on: a ready loss module or
             ``relemb.train_config.LossArguments`` (default ``LossArguments()``), built by
-            :func:`relemb.train.build_loss`; not with a ``PromptObjective`` (it has its loss).
+            :func:`relemb.training.build_loss`; not with a ``PromptObjective`` (it has its loss).
 
     Example::
 

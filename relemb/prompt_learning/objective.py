@@ -1,10 +1,10 @@
 """The training objective prompts are learned on, and the frozen-encoder context.
 
 Prompt learning optimises the fine-tuning objective itself: the rows come from
-:func:`relemb.train.records_to_dataset` (one ``pair`` column and a ``label`` column of
+:func:`relemb.training.records_to_dataset` (one ``pair`` column and a ``label`` column of
 ``[relation, polarity, pair]``), batched into whole relations by
 :class:`relemb.samplers.RelationBatchSampler`, and the loss is the module
-:func:`relemb.train.build_loss` makes from the user's :class:`~relemb.train_config.LossArguments`
+:func:`relemb.training.build_loss` makes from the user's :class:`~relemb.train_config.LossArguments`
 (temperature, InfoLOOB, margin, negative augmentation, parent-class and classification terms included).
 ``relemb-train --prompt ...`` hands the very loss module it then fine-tunes with. Any
 sentence-transformers loss module with ``forward(sentence_features, labels)`` over that one column works
@@ -32,22 +32,22 @@ if TYPE_CHECKING:
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
     from relemb.prompt_learning.config import PromptLearningArguments
-    from relemb.train import TrainingData
     from relemb.train_config import LossArguments
+    from relemb.training import TrainingData
 
 Pair = tuple[str, str]
 
 
 def resolve_loss(model: RelBERT, loss: nn.Module | LossArguments | None, data: TrainingData | None = None) -> nn.Module:
-    """The loss module of ``loss``: a module as it is, else :func:`relemb.train.build_loss` of the
+    """The loss module of ``loss``: a module as it is, else :func:`relemb.training.build_loss` of the
     ``LossArguments`` (``None``: ``LossArguments()``, RelBERT's nce) on ``model``; ``data`` gives the
     parent classes ``parent_contrast`` needs.
 
     >>> resolve_loss(model, LossArguments(loss="triplet", margin=0.5)).margin    # doctest: +SKIP
     0.5
     """
-    from relemb.train import build_loss
     from relemb.train_config import LossArguments
+    from relemb.training import build_loss
 
     if isinstance(loss, nn.Module):
         return loss
@@ -116,14 +116,14 @@ class PromptObjective:
         batch_size: int = 64,
         seed: int = 0,
     ) -> PromptObjective:
-        """The objective of ``relemb-train`` on ``records``: rows from :func:`relemb.train.records_to_dataset`,
+        """The objective of ``relemb-train`` on ``records``: rows from :func:`relemb.training.records_to_dataset`,
         the loss from :func:`resolve_loss` (a module, ``LossArguments`` or ``None`` for the defaults).
 
         Example::
 
             objective = PromptObjective.from_records(model, records, loss=LossArguments(loss="triplet"))
         """
-        from relemb.train import records_to_dataset
+        from relemb.training import records_to_dataset
 
         return cls.from_dataset(model, records_to_dataset(records), loss=loss, batch_size=batch_size, seed=seed)
 
@@ -137,16 +137,16 @@ class PromptObjective:
         batch_size: int = 64,
         seed: int = 0,
     ) -> PromptObjective:
-        """The objective on training rows: a :class:`~relemb.train.TrainingData` (``build_datasets``,
+        """The objective on training rows: a :class:`~relemb.training.TrainingData` (``build_datasets``,
         ``records_to_dataset``) or its ``datasets.Dataset`` with a ``pair`` column (``[head, tail]``) and a
         ``label`` column. Bare rows know no parent classes: ``parent_contrast`` needs the ``TrainingData``.
 
         Example::
 
-            data = relemb.train.build_datasets(data_args)
-            objective = PromptObjective.from_dataset(model, data, loss=relemb.train.build_loss(loss_args, model, data))
+            data = relemb.training.build_datasets(data_args)
+            objective = PromptObjective.from_dataset(model, data, loss=relemb.training.build_loss(loss_args, model, data))
         """
-        from relemb.train import TrainingData
+        from relemb.training import TrainingData
 
         data = dataset if isinstance(dataset, TrainingData) else None
         rows = data.dataset if data is not None else dataset
@@ -226,7 +226,7 @@ def resolve_objective(
     loss: nn.Module | LossArguments | None = None,
 ) -> PromptObjective:
     """The objective of ``data``: a :class:`PromptObjective` (used as is; it carries its own loss, so
-    ``loss`` must be ``None``), a :class:`~relemb.train.TrainingData` or its ``datasets.Dataset`` of
+    ``loss`` must be ``None``), a :class:`~relemb.training.TrainingData` or its ``datasets.Dataset`` of
     training rows (``pair``, ``label``), or a list of :class:`~relemb.data.RelationRecord`; the loss
     through :func:`resolve_loss`, batches of ``args.prompt_batch_size`` rows in the order of
     ``args.prompt_seed``.
@@ -242,7 +242,7 @@ def resolve_objective(
         if loss is not None and loss is not data.loss_module:
             raise ValueError("a PromptObjective carries its own loss: pass loss= only with records or training rows")
         return data
-    from relemb.train import TrainingData
+    from relemb.training import TrainingData
 
     options = dict(loss=loss, batch_size=args.prompt_batch_size, seed=args.prompt_seed)
     if isinstance(data, TrainingData) or hasattr(data, "column_names"):

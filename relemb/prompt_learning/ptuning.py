@@ -45,8 +45,8 @@ from relemb.prompt_learning.objective import (
 if TYPE_CHECKING:
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
-    from relemb.train import TrainingData
     from relemb.train_config import LossArguments
+    from relemb.training import TrainingData
 
 logger = logging.getLogger(__name__)
 
@@ -266,11 +266,11 @@ def learn_ptuning(
         model: the relation model; prompt tokens are added to its tokenizer and embedding matrix and its
             template becomes ``[P]*n1 <subj> [P]*n2 <obj> [P]*n3 <mask>``.
         data: training relations (``load_relation_similarity(...)``), the trainer's rows
-            (``relemb.train.build_datasets(...)`` or its ``.dataset``) or a ready :class:`PromptObjective`.
+            (``relemb.training.build_datasets(...)`` or its ``.dataset``) or a ready :class:`PromptObjective`.
         args: prompt token counts, steps (``prompt_iterations``), batch size, learning rate, seed.
         loss: the fine-tuning loss to learn the prompt on: a ready loss module or
             ``relemb.train_config.LossArguments`` (default ``LossArguments()``), built by
-            :func:`relemb.train.build_loss`; not with a ``PromptObjective`` (it has its loss).
+            :func:`relemb.training.build_loss`; not with a ``PromptObjective`` (it has its loss).
 
     Example::
 

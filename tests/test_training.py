@@ -1,4 +1,4 @@
-"""relemb.train: data building, model selection, saved outputs, resume, fail-fast checks (tiny models, starter set)."""
+"""relemb.training: data building, model selection, saved outputs, resume, fail-fast checks (tiny models, starter set)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from relemb.evaluation import ValidationEvaluator
 from relemb.losses import RelationNCELoss, RelationTripletLoss
 from relemb.prompt_learning import PromptLearningArguments, PromptObjective
 from relemb.results import RunResult
-from relemb.train import (
+from relemb.train_config import DataArguments, LossArguments, ModelArguments, RelationTrainingArguments
+from relemb.training import (
     LOSS_HEAD_FILE,
     RESULTS_FILE,
     TrainingData,
@@ -28,7 +29,6 @@ from relemb.train import (
     select_relations,
     train,
 )
-from relemb.train_config import DataArguments, LossArguments, ModelArguments, RelationTrainingArguments
 
 
 def training_args(output_dir, **overrides) -> RelationTrainingArguments:
@@ -186,7 +186,7 @@ TRIPLET_OPTIONS = dict(loss="triplet", margin=0.3, negative_augmentation=False, 
 @pytest.fixture
 def captured_losses(monkeypatch):
     """The loss module of every PromptObjective and every RelationTrainer built during the test, in order."""
-    import relemb.train as train_module
+    import relemb.training as train_module
 
     seen: dict[str, list] = {"objective": [], "trainer": []}
     original = PromptObjective.__init__
@@ -340,7 +340,7 @@ def test_resume_from_checkpoint_loses_nothing(tiny_roberta_path, tmp_path):
 
 
 def test_bad_arguments_fail_before_the_model_is_loaded(tiny_bert_path, tmp_path, monkeypatch):
-    import relemb.train as train_module
+    import relemb.training as train_module
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model must not be loaded")

@@ -18,7 +18,7 @@ of task ``train``) and the checkpoints to ``output_dir``.
 
 Example::
 
-    from relemb.train import train
+    from relemb.training import train
     from relemb.train_config import DataArguments, LossArguments, ModelArguments, RelationTrainingArguments
 
     result = train(
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sentence_transformers import SentenceTransformerTrainer
+from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
 from relemb.checkpoint import RelBERTConfig
 from relemb.data import (
@@ -59,16 +59,11 @@ from relemb.model import RelBERT
 from relemb.prompt_learning import PromptLearningArguments, learn_prompt
 from relemb.results import DatasetSource, RunResult
 from relemb.samplers import LABEL_COLUMN, RelationBatchSampler, encode_label
-from relemb.train_config import (
-    SEMEVAL_SELECTION_METRIC,
-    DataArguments,
-    LossArguments,
-    ModelArguments,
-    RelationTrainingArguments,
-)
+from relemb.train_config import SEMEVAL_SELECTION_METRIC, DataArguments, LossArguments, ModelArguments, TrainingOptions
 
 __all__ = [
     "RelationTrainer",
+    "RelationTrainingArguments",
     "TrainResult",
     "TrainingData",
     "build_datasets",
@@ -80,11 +75,32 @@ __all__ = [
     "train",
 ]
 
-logger = logging.getLogger("relemb.train")
+logger = logging.getLogger("relemb.training")
 
 RESULTS_FILE = "results.json"
 LOSS_HEAD_FILE = "relemb_loss_head.safetensors"
 SEMEVAL_VALIDATION_NAME = "semeval2012_validation"
+
+
+# -------------------------------------------------------------------------------------- arguments
+@dataclass
+class RelationTrainingArguments(TrainingOptions, SentenceTransformerTrainingArguments):
+    """``SentenceTransformerTrainingArguments`` with RelBERT's defaults (:class:`~relemb.train_config.TrainingOptions`):
+    lr 5e-6, 10 epochs, 10 warm-up steps, constant learning rate, evaluation and a checkpoint every epoch,
+    best epoch kept. The batch sampler is always :class:`~relemb.samplers.RelationBatchSampler`;
+    ``per_device_train_batch_size`` is the target number of word pairs per batch (whole relations).
+    """
+
+    batch_sampler: Any = field(default=RelationBatchSampler, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.output_dir is None or not str(self.output_dir).strip():
+            raise ValueError("output_dir is required: where the trained model, results.json and checkpoints go")
+        if self.per_device_train_batch_size < 2:
+            raise ValueError(f"per_device_train_batch_size must be >= 2, got {self.per_device_train_batch_size}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        super().__post_init__()
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -291,7 +307,7 @@ def build_loss(loss_args: LossArguments, model: RelBERT, data: TrainingData | No
         if data is None:
             raise ValueError(
                 "parent_contrast needs the parent classes of the relations: pass the TrainingData of "
-                "relemb.train.build_datasets or relemb.train.records_to_dataset(records), not bare rows"
+                "relemb.training.build_datasets or relemb.training.records_to_dataset(records), not bare rows"
             )
         parent_groups = data.parent_groups
     return RelationNCELoss(
