@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 import warnings
@@ -369,8 +368,3 @@ def test_failed_plot_leaves_nothing(bert_report, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         plot_relation_heads(bert_report, target)
     assert [p.name for p in tmp_path.iterdir()] == ["stats.png"] and target.read_bytes() == b"old"
-
-
-def test_doctests():
-    result = doctest.testmod(H, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -6,7 +6,6 @@ yields seeded synthetic attention over whitespace tokens, so no model (and no to
 
 from __future__ import annotations
 
-import doctest
 import json
 import sys
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relemb.attention import plots
 from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput
 from relemb.attention.heads import analyze_heads
 from relemb.attention.plots import (
@@ -174,11 +172,6 @@ def test_paths_and_choices_are_checked_before_drawing(tmp_path):
     with pytest.raises(ValueError, match="no token scores"):
         plot_token_scores([], tmp_path / "scores.png")
     assert list(tmp_path.iterdir()) == []
-
-
-def test_doctests():
-    result = doctest.testmod(plots, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_reports_of_the_fake_encoder_are_json(tmp_path):

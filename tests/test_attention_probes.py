@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 import json
 
@@ -37,13 +36,6 @@ def _one_blas_thread():
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def test_doctests():
-    import relemb.attention.probes as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # ------------------------------------------------------------------------------------------ features

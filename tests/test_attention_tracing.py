@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
@@ -156,12 +155,6 @@ def test_word_scores_use_the_word_groups_of_word_level_attention():
 def _scores(tokens, ids, values) -> TokenScores:
     n = len(tokens)
     return TokenScores("photographer photo", tokens, 0, tokens[0], values, values, [], [], [], ids, np.zeros((1, n)))
-
-
-def test_doctests():
-    import relemb.attention.tracing as module
-
-    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 # ---------------------------------------------------------------------------------- tiny encoders

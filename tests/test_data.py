@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import pickle
 import time
@@ -570,20 +569,6 @@ def test_starter_files_match_the_generator_and_carry_a_licence():
     assert "Apache License, Version 2.0" in licence and "not a benchmark" in licence
     assert len(_make_starter.RELATIONS) >= 20
     assert all(len(pairs) >= 12 for _, pairs in _make_starter.RELATIONS.values())
-
-
-# ---------------------------------------------------------------------------------------- doctests
-
-
-@pytest.mark.parametrize(
-    "module", ["errors", "records", "jsonl", "names", "sources", "hierarchy", "loaders", "semeval"]
-)
-def test_doctests(module, no_env):
-    import importlib
-
-    mod = importlib.import_module(f"relemb.data.{module}")
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
 
 
 # ----------------------------------------------------------------------------------- real data files
