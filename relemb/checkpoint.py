@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from relemb import __version__, hub
 from relemb._compat import requires
@@ -91,8 +91,8 @@ class RelBERTConfig:
     config_version: int = CONFIG_VERSION
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = RELEMB_CONFIG_NAME) -> RelBERTConfig:
-        """A config from its JSON dict; ``source`` names it in warnings and errors.
+    def from_dict(cls, data: dict[str, Any] | Any, source: str = RELEMB_CONFIG_NAME) -> RelBERTConfig:
+        """A config from its JSON dict (anything else is refused); ``source`` names it in warnings and errors.
 
         >>> RelBERTConfig.from_dict({"pooling": "mask", "future_key": 1}).pooling  # logs: ignoring future_key
         'mask'
@@ -161,9 +161,9 @@ def check_backbone_is_safe(config: dict[str, Any] | None, source: str) -> None:
         )
 
 
-def is_relemb_modules(modules: list[dict[str, Any]] | None) -> bool:
+def is_relemb_modules(modules: list[dict[str, Any]] | None) -> TypeGuard[list[dict[str, Any]]]:
     """Whether ``modules.json`` describes a relemb relation model."""
-    return bool(modules) and any(str(entry.get("type", "")).startswith("relemb.") for entry in modules)
+    return modules is not None and any(str(entry.get("type", "")).startswith("relemb.") for entry in modules)
 
 
 # ---------------------------------------------------------------------------------------------- names
@@ -227,7 +227,7 @@ def inspect_checkpoint(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any
     """
     local = Path(name).expanduser()
     if local.is_dir():
-        return read_json(local / "modules.json"), read_json(local / "config.json")
+        return _checked_checkpoint(read_json(local / "modules.json"), read_json(local / "config.json"), name)
     if local.exists() or looks_like_path(name):
         raise ModelNotFoundError(f"model path {name!r} is not a folder (no such directory)")
     unavailable = hub.hub_unavailable_reason()
@@ -248,6 +248,18 @@ def inspect_checkpoint(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any
         ) from None
     if modules is None and config is None:
         raise ModelNotFoundError(f"model {name!r} has neither modules.json nor config.json on the Hub")
+    return _checked_checkpoint(modules, config, name)
+
+
+def _checked_checkpoint(
+    modules: Any, config: Any, source: str
+) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """``(modules, config)`` as read, once checked to be a list of JSON objects and a JSON object (or missing):
+    ``ValueError`` naming the file otherwise (instead of an ``AttributeError`` in the safety checks)."""
+    if modules is not None and not (isinstance(modules, list) and all(isinstance(entry, dict) for entry in modules)):
+        raise ValueError(f"{source}: modules.json is not a list of JSON objects; the checkpoint is damaged")
+    if config is not None and not isinstance(config, dict):
+        raise ValueError(f"{source}: config.json is not a JSON object; the checkpoint is damaged")
     return modules, config
 
 
