@@ -24,7 +24,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any, TypeVar
 
-from relemb.choices import INFERENCE_BACKENDS, check_choice
+from relemb.choices import INFERENCE_BACKENDS, InferenceBackend, check_choice
 
 __all__ = [
     "INFERENCE_BACKEND_PACKAGES",
@@ -102,7 +102,7 @@ def requires(
     raise ImportError(f"{purpose or 'this feature'} needs {package} (module {module}): {install}") from None
 
 
-def check_backend(backend: object) -> str:
+def check_backend(backend: object) -> InferenceBackend:
     """Return ``backend`` if it is one of :data:`~relemb.choices.INFERENCE_BACKENDS` and what it needs imports;
     ``ValueError`` for an unknown name, ``ImportError`` (from :func:`requires`) naming the extra to install.
 

@@ -12,6 +12,7 @@ ValueError: unknown pooling mode 'max'; choose one of mask, average, average_no_
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Literal, TypeVar, cast
 
 __all__ = [
     "ANALOGY_DIRECTIONS",
@@ -19,6 +20,7 @@ __all__ = [
     "EMBEDDING_DTYPES",
     "INDEX_BACKENDS",
     "INFERENCE_BACKENDS",
+    "InferenceBackend",
     "LOSSES",
     "POOLING_MODES",
     "PROMPT_KINDS",
@@ -34,7 +36,8 @@ LOSSES: tuple[str, ...] = ("nce", "triplet")
 #: Prompt kinds of ``relemb-train --prompt`` (:mod:`relemb.prompt_learning`).
 PROMPT_KINDS: tuple[str, ...] = ("manual", "autoprompt", "ptuning")
 #: sentence-transformers inference backends a model can run on (``RelBERT.from_pretrained(backend=...)``).
-INFERENCE_BACKENDS: tuple[str, ...] = ("torch", "openvino", "onnx")
+InferenceBackend = Literal["torch", "openvino", "onnx"]
+INFERENCE_BACKENDS: tuple[InferenceBackend, ...] = ("torch", "openvino", "onnx")
 #: Compute dtypes of ``RelBERT.get_embedding(dtype=...)``: exact float32, or bf16/fp16 autocast.
 EMBEDDING_DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 #: How analogy questions compare pairs (:mod:`relemb.evaluation.analogy`).
@@ -43,11 +46,14 @@ ANALOGY_DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "bidirectional")
 INDEX_BACKENDS: tuple[str, ...] = ("exact", "faiss")
 
 
-def check_choice(value: object, choices: Collection[str], what: str) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def check_choice(value: object, choices: Collection[_Choice], what: str) -> _Choice:
     """Return ``value`` if it is one of ``choices``; else ``ValueError`` naming ``what`` and the valid values."""
     if value not in choices:
         raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-    return str(value)
+    return cast(_Choice, str(value))  # equal to one of the choices (a Literal type, for some)
 
 
 def check_pooling_mode(mode: object) -> str:

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
@@ -164,7 +164,7 @@ class RelBERT:
     # ------------------------------------------------------------------ properties
     @property
     def transformer(self) -> RelationTransformer:
-        return self.encoder[0]
+        return cast(RelationTransformer, self.encoder[0])  # a relation model's input module
 
     @property
     def pooler(self) -> RelationPooling:
@@ -194,7 +194,9 @@ class RelBERT:
 
     @property
     def max_length(self) -> int:
-        return int(self.transformer.max_seq_length)
+        length = self.transformer.max_seq_length
+        assert length is not None, "read from the tokenizer, which a RelationTransformer always has"
+        return int(length)
 
     @max_length.setter
     def max_length(self, value: int) -> None:
@@ -279,25 +281,32 @@ class RelBERT:
         if is_pair(pairs):
             if output is not None:
                 raise ValueError("output= writes a matrix: pass a list of pairs, not a single pair")
+            head, tail = cast(Sequence[str], pairs)  # two strings: is_pair checked it
             return self.get_embedding(
-                [pairs], batch_size, normalize, show_progress_bar, chunk_size=chunk_size, dtype=dtype
+                [(head, tail)], batch_size, normalize, show_progress_bar, chunk_size=chunk_size, dtype=dtype
             )[0]
         checked = self.validate_pairs(pairs)
         unique: dict[Pair, int] = {}
         inverse = np.fromiter((unique.setdefault(pair, len(unique)) for pair in checked), dtype=np.int64)
         shape = (len(checked), self.embedding_dim)
-        options = dict(
-            batch_size=batch_size,
-            normalize=normalize,
-            show_progress_bar=show_progress_bar,
-            chunk_size=chunk_size,
-            dtype=dtype,
-        )
+
+        def encode_into(target: np.ndarray) -> None:
+            self._encode_into(
+                target,
+                list(unique),
+                inverse,
+                batch_size=batch_size,
+                normalize=normalize,
+                show_progress_bar=show_progress_bar,
+                chunk_size=chunk_size,
+                dtype=dtype,
+            )
+
         if output is None:
             result = np.empty(shape, dtype=np.float32)
-            self._encode_into(result, list(unique), inverse, **options)
+            encode_into(result)
             return result
-        return write_npy(output, shape, lambda target: self._encode_into(target, list(unique), inverse, **options))
+        return write_npy(output, shape, encode_into)
 
     def _encode_into(
         self,

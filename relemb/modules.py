@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from sentence_transformers.base.modules import Module, Transformer
@@ -23,6 +23,10 @@ from relemb.checkpoint import CONFIG_VERSION
 from relemb.choices import DEFAULT_POOLING, check_pooling_mode
 from relemb.pairs import check_pairs
 from relemb.prompts import render_prompt, resolve_template, validate_template
+
+if TYPE_CHECKING:
+    from sentence_transformers.base.modules.transformer import ProcessingKwargs
+    from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +66,18 @@ class RelationTransformer(Transformer):
                 "(BERT's [MASK], RoBERTa's <mask>)"
             )
 
+    def _text_tokenizer(self) -> PreTrainedTokenizerBase:
+        tokenizer = self.tokenizer
+        assert tokenizer is not None, "__init__ refuses a model without a tokenizer"
+        return tokenizer
+
     @property
     def mask_token(self) -> str:
-        return self.tokenizer.mask_token
+        return self._text_tokenizer().mask_token
 
     @property
     def mask_token_id(self) -> int:
-        return self.tokenizer.mask_token_id
+        return self._text_tokenizer().mask_token_id
 
     def set_template(self, template: str) -> None:
         """Replace the template (an id or a template string)."""
@@ -80,15 +89,22 @@ class RelationTransformer(Transformer):
         pairs = check_pairs(pairs, mask_token=self.mask_token)
         return [render_prompt(template, head, tail, self.mask_token) for head, tail in pairs]
 
-    def preprocess(self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    def preprocess(
+        self,
+        inputs: Sequence[Any],
+        prompt: str | None = None,
+        processing_kwargs: ProcessingKwargs | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Render pairs into prompts and tokenize them, padded to the longest in the batch.
 
-        ``prompt``, when given (e.g. a named prompt from the model's ``prompts``), is used as the template.
+        ``prompt``, when given (e.g. a named prompt from the model's ``prompts``), is used as the template;
+        ``processing_kwargs`` and ``kwargs`` go to ``Transformer.preprocess``.
         """
         if not inputs:
             return {}
         texts = self.render(inputs, template=prompt)
-        features = super().preprocess(texts, **kwargs)
+        features = super().preprocess(texts, processing_kwargs=processing_kwargs, **kwargs)
         input_ids = features["input_ids"]
         n_masks = (input_ids == self.mask_token_id).sum(dim=1)
         if not bool((n_masks == 1).all()):

@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -353,15 +353,17 @@ def most_similar(
     """
     if not is_pair(query):
         raise TypeError(f"query must be one (head, tail) pair of strings, got {query!r}")
-    query = tuple(model.validate_pairs([query])[0])
+    head, tail = model.validate_pairs([query])[0]
+    pair: Pair = (head, tail)
     if isinstance(candidates, PairIndex):
         index = candidates
         check_compatible(index, model)
-        vector = model.get_embedding(query)
+        vector = model.get_embedding(pair)
     else:
         pairs = model.validate_pairs(candidates)
         # one call: the query's embedding comes with the candidates' (deduplicated if it is one of them)
-        embeddings = model.get_embedding([query, *pairs], batch_size=batch_size, show_progress_bar=show_progress_bar)
+        embeddings = model.get_embedding([pair, *pairs], batch_size=batch_size, show_progress_bar=show_progress_bar)
         vector = embeddings[0]
         index = PairIndex(pairs, embeddings[1:], metadata=model_metadata(model))
-    return index.search(vector, k=k, exclude=query if exclude_query else None)
+    # one query vector (d,) gives one list of hits
+    return cast("list[Neighbor]", index.search(vector, k=k, exclude=pair if exclude_query else None))

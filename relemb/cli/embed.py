@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import cast
 
 from relemb.choices import EMBEDDING_DTYPES
 from relemb.cli.options import (
@@ -127,7 +128,7 @@ def _run_index(args: argparse.Namespace) -> int:
 
 
 def _run_similar(args: argparse.Namespace) -> int:
-    from relemb.neighbors import PairIndex, check_compatible
+    from relemb.neighbors import Neighbor, PairIndex, check_compatible
 
     queries = pairs_from(args.query)
     backend = "faiss" if args.faiss else "exact"
@@ -144,7 +145,8 @@ def _run_similar(args: argparse.Namespace) -> int:
         )
     vectors = model.get_embedding(queries, batch_size=args.batch_size, show_progress_bar=False)
     exclude = None if args.include_query else queries
-    results = index.search(vectors, k=args.k, exclude=exclude)
+    # a matrix of query vectors (n, d) gives a list of hits per query
+    results = cast("list[list[Neighbor]]", index.search(vectors, k=args.k, exclude=exclude))
     for query, hits in zip(queries, results):
         if args.json:
             for rank, (pair, score) in enumerate(hits, start=1):
