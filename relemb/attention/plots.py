@@ -292,6 +292,7 @@ def plot_importance(
         _layer_head_axes(ax, title, report.n_layers, report.n_heads, size=6)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
+    assert image is not None, "there is at least one panel (max() above needs one)"
     figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="|standardised coef|")
     figure.suptitle(f"{report.dataset}: {part.task} attention probe importance ({report.model})", fontsize=10)
     return save_figure(figure, target)
@@ -314,6 +315,7 @@ def plot_layer_scores(report: ProbeReport, path: str | os.PathLike, *, metric: s
     axes = figure.subplots(1, len(parts), squeeze=False)[0]
     colours = {"model": "tab:blue", "control": "tab:orange"}
     for ax, part in zip(axes, parts):
+        assert part.hidden is not None, "checked above"
         for owner, results in part.hidden.items():
             scores = [getattr(r, metric) for r in results]
             ax.plot(range(len(scores)), scores, marker="o", color=colours.get(owner), label=f"{owner}: hidden states")
@@ -354,10 +356,12 @@ def plot_dendrogram(
     from scipy.cluster.hierarchy import dendrogram
 
     target = output_file(path, ".png")
+    clustering: Mapping[str, Any]
     if isinstance(source, ProbeReport):
-        clustering = _task(source, task).clustering
-        if clustering is None:
+        found = _task(source, task).clustering
+        if found is None:
             raise ValueError(f"the {task!r} task of the report has no relation clustering (multiclass only)")
+        clustering = found
         title = title or f"{source.dataset}: relation types by attention-probe importance ({source.model})"
     else:
         clustering = source
@@ -452,16 +456,18 @@ def plot_token_scores(
     for index, item in enumerate(items):
         if not isinstance(item, TokenScores):
             raise TypeError(f"item {index} is a {type(item).__name__}, not TokenScores")
+    tracing_layers = None  # the one input's (layers, tokens) scores, with layers=True
     if layers:
         if len(items) != 1:
             raise ValueError(f"layers=True plots one input, got {len(items)}")
-        if items[0].tracing_layers is None:
+        tracing_layers = items[0].tracing_layers
+        if tracing_layers is None:
             raise ValueError("these scores have no tracing_layers; compute them with trace() or token_scores()")
     target = output_file(path, ".png")
 
     width = min(40.0, max(6.0, 0.42 * max(item.n_tokens for item in items) + 2.0))
-    if layers:
-        n_rows = items[0].tracing_layers.shape[0]
+    if tracing_layers is not None:
+        n_rows = tracing_layers.shape[0]
         heights = [0.32 * n_rows + 1.6]
     else:
         heights = [2.3] * len(items)
@@ -470,8 +476,8 @@ def plot_token_scores(
     for axes, item in zip(grid[:, 0], items):
         what = " ".join(item.pair) if item.pair else item.text
         panel = f"{what} | start: {display_token(item.start_token)!s} (red); head blue, tail green"
-        if layers:
-            values = item.tracing_layers[::-1]
+        if tracing_layers is not None:
+            values = tracing_layers[::-1]
             n = values.shape[0]
             row_labels = [f"layer {n - 1 - r}" for r in range(n)]
             image = _heat_map(axes, values, row_labels, item, f"tracing per layer | {panel}")

@@ -58,7 +58,7 @@ import numpy as np
 from relemb._io import output_file, to_jsonable, write_json
 from relemb.attention.encode import AttentionEncoder, AttentionInput, EncodedInput, check_attentions, is_random_label
 from relemb.choices import check_choice
-from relemb.data import load_lexical_splits, stratified_sample
+from relemb.data import LexicalPair, load_lexical_splits, stratified_sample
 from relemb.pairs import Pair, check_pair
 
 __all__ = [
@@ -356,9 +356,9 @@ class ProbeResult:
 
 def fit_probe(
     X_train: np.ndarray,
-    y_train: Sequence[Any],
+    y_train: Sequence[Any] | np.ndarray,
     X_test: np.ndarray,
-    y_test: Sequence[Any],
+    y_test: Sequence[Any] | np.ndarray,
     *,
     seed: int = 0,
     C: float = 1.0,
@@ -382,14 +382,14 @@ def fit_probe(
 
     X_train = np.asarray(X_train, dtype=np.float64)
     X_test = np.asarray(X_test, dtype=np.float64)
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    labels_train, labels_test = np.asarray(y_train), np.asarray(y_test)
     if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
         raise ValueError(f"X_train and X_test must be 2-D with the same width, got {X_train.shape} and {X_test.shape}")
-    if len(X_train) != len(y_train) or len(X_test) != len(y_test):
+    if len(X_train) != len(labels_train) or len(X_test) != len(labels_test):
         raise ValueError("X and y must have the same number of rows")
-    if len(y_test) == 0:
+    if len(labels_test) == 0:
         raise ValueError("no test rows to score the probe on")
-    classes = np.unique(y_train)
+    classes = np.unique(labels_train)
     if len(classes) < 2:
         raise ValueError(f"the probe needs at least two classes in train, got {classes.tolist()}")
     estimator = Pipeline(
@@ -397,17 +397,17 @@ def fit_probe(
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        estimator.fit(X_train, y_train)
+        estimator.fit(X_train, labels_train)
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     predictions = estimator.predict(X_test)
-    labels = np.unique(np.concatenate([classes, np.unique(y_test)]))
-    per_class = f1_score(y_test, predictions, labels=labels, average=None, zero_division=0)
+    labels = np.unique(np.concatenate([classes, np.unique(labels_test)]))
+    per_class = f1_score(labels_test, predictions, labels=labels, average=None, zero_division=0)
     return ProbeResult(
-        accuracy=float(accuracy_score(y_test, predictions)),
-        macro_f1=float(f1_score(y_test, predictions, labels=labels, average="macro", zero_division=0)),
-        micro_f1=float(f1_score(y_test, predictions, labels=labels, average="micro", zero_division=0)),
-        n_train=int(len(y_train)),
-        n_test=int(len(y_test)),
+        accuracy=float(accuracy_score(labels_test, predictions)),
+        macro_f1=float(f1_score(labels_test, predictions, labels=labels, average="macro", zero_division=0)),
+        micro_f1=float(f1_score(labels_test, predictions, labels=labels, average="micro", zero_division=0)),
+        n_train=int(len(labels_train)),
+        n_test=int(len(labels_test)),
         n_features=int(X_train.shape[1]),
         classes=[c.item() if isinstance(c, np.generic) else c for c in classes],
         per_class_f1={str(label): float(score) for label, score in zip(labels.tolist(), per_class)},
@@ -666,7 +666,7 @@ def _encode_features(
 
 def probe_relations(
     encoder: AttentionEncoder | Any,
-    splits: Mapping[str, Sequence[Any]] | str | os.PathLike,
+    splits: Mapping[str, Sequence[Any] | None] | str | os.PathLike,
     *,
     control: AttentionEncoder | bool | None = None,
     tasks: Sequence[str] = TASKS,
@@ -709,15 +709,17 @@ def probe_relations(
     start = time.perf_counter()
     label = _dataset_label(splits, name)
     loaded = load_lexical_splits(splits, data_dir)
-    data = {"train": loaded["train"], "test": loaded["test"]}  # the validation split is unused
     tasks = tuple(tasks)
     if not tasks:
         raise ValueError("no probe task given")
     for task in tasks:
         _check_task(task)
-    for split, records in data.items():
+    data: dict[str, list[LexicalPair]] = {}  # the validation split is unused
+    for split in ("train", "test"):
+        records = loaded[split]
         if not records:
             raise ValueError(f"{label}: the {split} split holds no pairs")
+        data[split] = records
     encoder = _as_encoder(encoder)
     everything = [_pair(r, index) for records in data.values() for index, r in enumerate(records)]
 
@@ -783,6 +785,7 @@ def probe_relations(
             hidden_results = {}
             for owner in owners:
                 states = features[owner][1]
+                assert states is not None, "_encode_features keeps hidden states when asked for them"
                 hidden_results[owner] = [fit(states[:, layer]) for layer in range(states.shape[1])]
         importance = feature_importance(attention_results["model"], encoder.n_layers, encoder.n_heads, with_mask)
         clustering = None

@@ -33,7 +33,7 @@ array([1., 0., 0., 0.])
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +148,8 @@ def trace_attention(attentions: np.ndarray, start: int, *, return_layers: bool =
 
 
 def _fuse_and_residual(array: np.ndarray, residual: bool, head_fusion: str) -> np.ndarray:
-    fuse = {"mean": np.mean, "max": np.max, "min": np.min}[_check_head_fusion(head_fusion)]
+    fusions: dict[str, Callable[..., np.ndarray]] = {"mean": np.mean, "max": np.max, "min": np.min}
+    fuse = fusions[_check_head_fusion(head_fusion)]
     fused = fuse(array, axis=1)
     if residual:
         fused = 0.5 * fused + 0.5 * np.eye(fused.shape[-1])
@@ -217,7 +218,7 @@ def _labelled_words(
         positions = list(group)
         special = word_ids[positions[0]] is None
         label = None
-        if not special and offsets is not None:
+        if not special and offsets is not None and text is not None:
             start = min(int(offsets[p][0]) for p in positions)
             end = max(int(offsets[p][1]) for p in positions)
             if end > start:
@@ -449,10 +450,11 @@ def trace(
                 raise ValueError(f"input {index} ({item.text!r}) has no mask token; {_NO_MASK_HINT}")
     _check_head_fusion(head_fusion)
     results: list[TokenScores] = []
-    for index, item in enumerate(encoder.encode(inputs, batch_size=batch_size, show_progress_bar=show_progress_bar)):
+    encoded = encoder.encode(inputs, batch_size=batch_size, show_progress_bar=show_progress_bar)
+    for index, encoded_input in enumerate(encoded):
         results.append(
             token_scores(
-                item,
+                encoded_input,
                 start,
                 model=encoder.name,
                 index=index,

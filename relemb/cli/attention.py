@@ -36,6 +36,7 @@ from relemb.cli.options import (
     save_results,
 )
 from relemb.data.names import LEXICAL_DATASETS
+from relemb.pairs import Pair
 
 __all__ = ["add_subcommands"]
 
@@ -305,6 +306,7 @@ def _run_heads(args: argparse.Namespace) -> int:
     output = check_output(args.output, ".json")
     figures = check_folder(args.figures, "--figures")
     sources: list[Any] = []
+    sets: dict[str, tuple[list[Pair], list[str] | None]]  # name -> (pairs, their relations if known)
     if args.pair:
         sets = {"pairs": (pairs_from(args.pair), None)}
     else:
