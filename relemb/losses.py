@@ -301,6 +301,7 @@ class _RelationLoss(nn.Module):
 
     def _pair_loss(self, u: Tensor, v: Tensor, target: int) -> Tensor:
         head = self.head
+        assert head is not None, "only called with the classification term on"
         parts = []
         if head.concatenation_sent_rep:
             parts += [u, v]
@@ -340,6 +341,8 @@ class RelationNCELoss(_RelationLoss):
         loss = RelationNCELoss(relbert.encoder, temperature=0.05)
         trainer = SentenceTransformerTrainer(model=relbert.encoder, loss=loss, train_dataset=rows, args=args)
     """
+
+    parent_groups: Tensor | None  # a buffer (not saved): relation index -> parent class index
 
     def __init__(
         self,

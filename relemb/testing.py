@@ -39,6 +39,14 @@ def _corpus() -> list[str]:
     return lines
 
 
+def _token_id(tokenizer, token: str) -> int:
+    """The id of ``token`` in a trained ``tokenizers.Tokenizer`` (a special token: it is always there)."""
+    token_id = tokenizer.token_to_id(token)
+    if token_id is None:
+        raise ValueError(f"the tiny tokenizer has no {token!r} token")
+    return token_id
+
+
 def build_tiny_tokenizer(kind: str):
     """A ``PreTrainedTokenizerFast``: WordPiece with ``[MASK]`` (``kind="bert"``) or byte-level BPE with
     ``<mask>`` (``kind="roberta"``)."""
@@ -53,7 +61,7 @@ def build_tiny_tokenizer(kind: str):
         tokenizer.decoder = decoders.WordPiece()
         trainer = trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials)
         tokenizer.train_from_iterator(_corpus(), trainer=trainer)
-        cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        cls_id, sep_id = _token_id(tokenizer, "[CLS]"), _token_id(tokenizer, "[SEP]")
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]",
             pair="[CLS] $A [SEP] $B [SEP]",
@@ -73,12 +81,12 @@ def build_tiny_tokenizer(kind: str):
         tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tokenizer.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(
+        bpe_trainer = trainers.BpeTrainer(
             vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
         )
-        tokenizer.train_from_iterator(_corpus(), trainer=trainer)
+        tokenizer.train_from_iterator(_corpus(), trainer=bpe_trainer)
         tokenizer.post_processor = processors.RobertaProcessing(
-            ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>"))
+            ("</s>", _token_id(tokenizer, "</s>")), ("<s>", _token_id(tokenizer, "<s>"))
         )
         return PreTrainedTokenizerFast(
             tokenizer_object=tokenizer,
@@ -100,7 +108,7 @@ def build_tiny_encoder(kind: str, path: str | os.PathLike, seed: int = 0, **conf
     Returns the path as a string; load it with ``RelBERT.from_pretrained(path)``.
     """
     import torch
-    from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
+    from transformers import BertConfig, BertModel, PreTrainedModel, RobertaConfig, RobertaModel
 
     tokenizer = build_tiny_tokenizer(kind)
     sizes = dict(
@@ -114,6 +122,7 @@ def build_tiny_encoder(kind: str, path: str | os.PathLike, seed: int = 0, **conf
     )
     sizes.update(config_overrides)
     torch.manual_seed(seed)
+    model: PreTrainedModel
     if kind == "bert":
         model = BertModel(BertConfig(**sizes))
     else:
@@ -133,6 +142,8 @@ class ToyDirectionLoss(nn.Module):
 
     The prompt-learning tests use it as an objective with a known optimum.
     """
+
+    target: torch.Tensor
 
     def __init__(self, model, seed: int = 0) -> None:
         super().__init__()

@@ -43,10 +43,12 @@ from relemb.prompt_learning.objective import (
     input_ids_of,
     record_prompt_learning,
     resolve_objective,
+    token_embedding_matrix,
 )
 
 if TYPE_CHECKING:
     from torch import nn
+    from torch.utils.hooks import RemovableHandle
 
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
@@ -191,7 +193,7 @@ class EmbeddingGradients:
     def __init__(self, module: torch.nn.Module) -> None:
         self.module = module
         self.captured: list[tuple[Tensor, Tensor]] = []
-        self._handle = None
+        self._handle: RemovableHandle | None = None
 
     def __enter__(self) -> EmbeddingGradients:
         self._handle = self.module.register_forward_hook(self._hook, with_kwargs=True)
@@ -275,8 +277,7 @@ def learn_autoprompt(
     args = args or PromptLearningArguments(prompt="autoprompt")
     layout = TriggerLayout(*args.n_triggers)
     objective = resolve_objective(model, data, args, loss)
-    word_embeddings = model.transformer.model.get_input_embeddings()
-    vocabulary = candidate_vocabulary(model.tokenizer, word_embeddings.weight.shape[0])
+    vocabulary = candidate_vocabulary(model.tokenizer, token_embedding_matrix(model).shape[0])
     starts = [layout.starts_text(slot) for slot in range(layout.n_triggers)]
     trigger_ids = [vocabulary.id_of(args.prompt_initial_token.strip(), s) for s in starts]
     triggers = [vocabulary.words[i] for i in trigger_ids]
@@ -284,7 +285,7 @@ def learn_autoprompt(
     n_flips = 0
     with frozen_encoder(model, objective.loss_module):
         initial_loss = objective.full_loss(layout.template(triggers))
-        embedding_matrix = word_embeddings.weight.detach()
+        embedding_matrix = token_embedding_matrix(model).detach()
         for iteration in range(args.prompt_iterations):
             slot = iteration % layout.n_triggers
             pairs, labels = objective.batch(iteration)

@@ -66,7 +66,8 @@ def describe_loss(loss: nn.Module) -> dict[str, Any]:
     >>> describe_loss(nn.Identity())
     {'name': 'Identity'}
     """
-    options = loss.get_config_dict() if hasattr(loss, "get_config_dict") else {}
+    get_config_dict = getattr(loss, "get_config_dict", None)
+    options = get_config_dict() if get_config_dict is not None else {}
     return {"name": type(loss).__name__, **options}
 
 
@@ -101,7 +102,7 @@ class PromptObjective:
             raise ValueError(f"pairs and labels must be non-empty and of equal length, got {len(pairs)}, {len(labels)}")
         self.model = model
         self.loss_module = loss
-        self.pairs = [tuple(pair) for pair in model.validate_pairs(pairs)]
+        self.pairs: list[Pair] = model.validate_pairs(pairs)
         self.labels = torch.as_tensor([list(label) for label in labels], dtype=torch.long)
         rows = Dataset.from_dict({"pair": [list(p) for p in self.pairs], "label": self.labels.tolist()})
         self.sampler = RelationBatchSampler(rows, batch_size=batch_size, valid_label_columns=["label"], seed=seed)
@@ -148,8 +149,7 @@ class PromptObjective:
         """
         from relemb.training import TrainingData
 
-        data = dataset if isinstance(dataset, TrainingData) else None
-        rows = data.dataset if data is not None else dataset
+        data, rows = (dataset, dataset.dataset) if isinstance(dataset, TrainingData) else (None, dataset)
         columns = list(getattr(rows, "column_names", []) or [])
         if "pair" not in columns or "label" not in columns:
             raise ValueError(f"a training dataset needs the columns 'pair' and 'label'; it has {columns}")
@@ -244,10 +244,13 @@ def resolve_objective(
         return data
     from relemb.training import TrainingData
 
-    options = dict(loss=loss, batch_size=args.prompt_batch_size, seed=args.prompt_seed)
     if isinstance(data, TrainingData) or hasattr(data, "column_names"):
-        return PromptObjective.from_dataset(model, data, **options)
-    return PromptObjective.from_records(model, data, **options)
+        return PromptObjective.from_dataset(
+            model, data, loss=loss, batch_size=args.prompt_batch_size, seed=args.prompt_seed
+        )
+    return PromptObjective.from_records(
+        model, data, loss=loss, batch_size=args.prompt_batch_size, seed=args.prompt_seed
+    )
 
 
 def record_prompt_learning(
@@ -280,3 +283,12 @@ def input_ids_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
     if "input" in kwargs:
         return kwargs["input"]
     raise RuntimeError("the word-embedding module was called without token ids")
+
+
+def token_embedding_matrix(model: RelBERT) -> Tensor:
+    """The backbone's ``(vocabulary, hidden)`` token-embedding weight (``get_input_embeddings().weight``),
+    read anew on every call (resizing the embeddings replaces it)."""
+    weight = model.transformer.model.get_input_embeddings().weight
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"the backbone's input embeddings have no weight matrix: {weight!r}")
+    return weight

@@ -40,9 +40,12 @@ from relemb.prompt_learning.objective import (
     input_ids_of,
     record_prompt_learning,
     resolve_objective,
+    token_embedding_matrix,
 )
 
 if TYPE_CHECKING:
+    from torch.utils.hooks import RemovableHandle
+
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
     from relemb.train_config import LossArguments
@@ -117,12 +120,11 @@ def add_prompt_tokens(model: RelBERT, n: int) -> tuple[list[str], list[int]]:
     added = [AddedToken(name, lstrip=True, rstrip=False, normalized=False, special=True) for name in names]
     tokenizer.add_tokens(added, special_tokens=True)
     ids = tokenizer.convert_tokens_to_ids(names)
-    backbone = model.transformer.model
-    old_size = backbone.get_input_embeddings().weight.shape[0]
+    old_size = token_embedding_matrix(model).shape[0]
     new_size = max(len(tokenizer), old_size, max(ids) + 1)
-    backbone.resize_token_embeddings(new_size, mean_resizing=False)
+    model.transformer.model.resize_token_embeddings(new_size, mean_resizing=False)
     with torch.no_grad():
-        weight = backbone.get_input_embeddings().weight
+        weight = token_embedding_matrix(model)
         weight[old_size:] = weight[:old_size].mean(dim=0)
     return names, ids
 
@@ -144,17 +146,17 @@ class PTuning:
         self.layout = layout
         self.previous_template = model.template
         self.token_names, self.token_ids = add_prompt_tokens(model, layout.n_triggers)
-        embeddings = model.transformer.model.get_input_embeddings()
+        vocabulary_size, hidden_size = token_embedding_matrix(model).shape
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
-        self.prompt_encoder = PromptEncoder(layout.n_triggers, embeddings.weight.shape[1]).to(model.device)
+        self.prompt_encoder = PromptEncoder(layout.n_triggers, hidden_size).to(model.device)
         torch.random.set_rng_state(generator_state)
-        slot_of = torch.full((embeddings.weight.shape[0],), -1, dtype=torch.long)
+        slot_of = torch.full((vocabulary_size,), -1, dtype=torch.long)
         slot_of[torch.as_tensor(self.token_ids)] = torch.arange(layout.n_triggers)
         self.slot_of = slot_of.to(model.device)
         self.template = layout.template(self.token_names)
         model.template = self.template
-        self._handle = None
+        self._handle: RemovableHandle | None = None
         self.finalized = False
 
     # ------------------------------------------------------------------ hook
@@ -213,7 +215,7 @@ class PTuning:
         Afterwards the model needs neither the hook nor the prompt encoder; returns the vectors.
         """
         vectors = self.prompt_vectors()
-        weight = self.model.transformer.model.get_input_embeddings().weight
+        weight = token_embedding_matrix(self.model)
         weight[torch.as_tensor(self.token_ids, device=weight.device)] = vectors.to(weight.dtype)
         self.detach()
         self.finalized = True
