@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -115,7 +115,10 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return target
 
 
-def write_files(files: Mapping[str | os.PathLike, str]) -> None:
+_PathT = TypeVar("_PathT", bound="str | os.PathLike")
+
+
+def write_files(files: Mapping[_PathT, str]) -> None:
     """Write several text files so that none is half-written: all are staged first and renamed into place
     only once every one was written (a failure leaves all targets as they were)."""
     with contextlib.ExitStack() as stack:
