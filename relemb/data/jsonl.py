@@ -15,16 +15,30 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from relemb._io import write_text
 
 from .errors import DataFormatError
 
-__all__ = ["dumps_jsonl", "read_jsonl", "write_jsonl"]
+__all__ = ["dumps_jsonl", "read_jsonl", "utf8_lines", "write_jsonl"]
 
 T = TypeVar("T")
+
+
+def utf8_lines(handle: Iterable[bytes], shown: str) -> Iterator[tuple[int, str]]:
+    """``(1-based line number, text)`` of every line of the binary ``handle``, decoded as UTF-8 (a byte-order
+    mark on line 1 dropped); a line that is not UTF-8 raises :class:`DataFormatError` naming ``shown`` and it.
+
+    >>> list(utf8_lines([b"\\xef\\xbb\\xbfhead\\n", b"tail\\n"], "pairs.tsv"))
+    [(1, 'head\\n'), (2, 'tail\\n')]
+    """
+    for lineno, raw in enumerate(handle, start=1):
+        try:
+            yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataFormatError(shown, lineno, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def read_jsonl(
@@ -41,11 +55,7 @@ def read_jsonl(
     shown = display_path or os.fspath(path)
     records: list[T] = []
     with open(path, "rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataFormatError(shown, lineno, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        for lineno, text in utf8_lines(handle, shown):
             if not text.strip():
                 continue
             try:

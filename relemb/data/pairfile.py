@@ -26,6 +26,7 @@ from typing import Any
 from relemb.pairs import Pair, check_word
 
 from .errors import DataFormatError
+from .jsonl import utf8_lines
 
 __all__ = ["PAIR_FILE_FORMATS", "STDIN_NAMES", "detect_format", "read_pairs"]
 
@@ -68,13 +69,7 @@ def _lines(path: str | os.PathLike, shown: str) -> Iterator[tuple[int, str]]:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
         close = True
     try:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise DataFormatError(
-                    shown, number, f"not valid UTF-8 ({error.reason} at byte {error.start})"
-                ) from None
+        yield from utf8_lines(handle, shown)
     finally:
         if close:
             handle.close()
