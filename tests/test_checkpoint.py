@@ -103,6 +103,14 @@ def test_inspect_checkpoint_errors(tmp_path, monkeypatch):
     (tmp_path / "model" / "modules.json").write_text("{broken")
     with pytest.raises(ValueError, match=r"modules\.json' is not valid JSON"):
         inspect_checkpoint(str(tmp_path / "model"))
+    # valid JSON of the wrong shape is named too (not an AttributeError in the safety checks)
+    (tmp_path / "model" / "modules.json").write_text('{"type": "relemb.modules.RelationTransformer"}')
+    with pytest.raises(ValueError, match="modules.json is not a list of JSON objects"):
+        inspect_checkpoint(str(tmp_path / "model"))
+    (tmp_path / "model" / "modules.json").write_text("[]")
+    (tmp_path / "model" / "config.json").write_text('["bert"]')
+    with pytest.raises(ValueError, match="config.json is not a JSON object"):
+        inspect_checkpoint(str(tmp_path / "model"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotFoundError, match=r"unreachable \(offline mode"):
         inspect_checkpoint("someone/not-cached-model")
