@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import logging
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import Any
 
 from relemb._io import to_jsonable, write_json
 
-__all__ = ["RESULTS_SCHEMA_VERSION", "DatasetSource", "RunResult", "known_fields", "library_versions"]
+__all__ = ["RESULTS_SCHEMA_VERSION", "DatasetSource", "RunResult", "fingerprint", "known_fields", "library_versions"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,19 @@ logger = logging.getLogger(__name__)
 RESULTS_SCHEMA_VERSION = 1
 
 _LIBRARIES = ("relemb", "torch", "transformers", "sentence-transformers", "datasets", "scikit-learn", "numpy")
+
+
+def fingerprint(rows: Iterable[Any]) -> str:
+    """The first 16 hex digits of a SHA-256 over JSON-able ``rows`` in order (tuples count as lists): two
+    results with the same fingerprint were scored on the same items, in the same order.
+
+    >>> fingerprint([("a", "b")]) == fingerprint([["a", "b"]]) != fingerprint([("b", "a")])
+    True
+    """
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(to_jsonable(row), ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 def library_versions() -> dict[str, str | None]:

@@ -95,15 +95,24 @@ def _world_size() -> int:
 
 
 class RelationBatchSampler(DefaultBatchSampler):
-    """Batches made of whole relations (all positives and negatives of each relation they contain).
+    """Relation-aware batches, in one of two modes.
 
-    Each epoch the relations are shuffled (seeded with ``seed + epoch``, so a resumed run sees the
-    same batches) and dealt into ``ceil(rows / batch_size)`` batches of about ``batch_size`` rows.
-    Batches hold at least two relations whenever there are enough relations, so every anchor has
-    negatives from other relations. Under DDP the number of batches is a multiple of the world size,
-    so every process runs the same number of steps (the losses' all-gathers never wait forever).
+    **Whole relations** (default, RelBERT's batches): each epoch the relations are shuffled and dealt into
+    ``ceil(rows / batch_size)`` batches of about ``batch_size`` rows, every relation with all its positives
+    and negatives. Batches hold at least two relations whenever there are enough relations.
 
-    ``drop_last`` is accepted for the trainer's interface and ignored: no relation is ever dropped.
+    **Sampled relations** (``relations_per_batch=K``): every batch holds ``K`` different relations, each with
+    ``positives_per_relation`` of its positive pairs and ``negatives_per_relation`` of its negatives, drawn
+    at random: in-batch InfoNCE in the style of sentence-transformers' ``MultipleNegativesRankingLoss``
+    (an anchor, its positive and a hard negative of the same relation; the other relations' pairs are the
+    in-batch negatives). No relation appears twice in a batch, so a same-relation pair is never an in-batch
+    negative; the losses also refuse a pair listed under two relations as a negative. An epoch has as many
+    batches as it takes to draw every positive once on average: ``ceil(positives / (K * P))``. Small batches
+    make many more optimizer updates in the same time.
+
+    Batches are seeded with ``seed + epoch``, so a resumed run sees the same batches. Under DDP the number of
+    batches is a multiple of the world size, so every process runs the same number of steps (the losses'
+    all-gathers never wait forever). ``drop_last`` is accepted for the trainer's interface and ignored.
 
     Args:
         dataset: rows with a label column of :func:`encode_label` labels.
@@ -113,6 +122,10 @@ class RelationBatchSampler(DefaultBatchSampler):
         generator: ignored (a fresh generator seeded with ``seed + epoch`` keeps batches reproducible).
         seed: the shuffling seed.
         world_size: number of processes; default: ``torch.distributed``'s world size (1 without DDP).
+        relations_per_batch: ``K`` of the sampled mode (``None``: whole relations).
+        positives_per_relation: positives of each relation in a sampled batch (at least 2: an anchor and its
+            positive; a relation with fewer positives gives all of them).
+        negatives_per_relation: negatives of each relation in a sampled batch (hard negatives; 0: none).
     """
 
     def __init__(
@@ -124,6 +137,9 @@ class RelationBatchSampler(DefaultBatchSampler):
         generator: torch.Generator | None = None,
         seed: int = 0,
         world_size: int | None = None,
+        relations_per_batch: int | None = None,
+        positives_per_relation: int = 2,
+        negatives_per_relation: int = 1,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -142,14 +158,36 @@ class RelationBatchSampler(DefaultBatchSampler):
                 f"RelationBatchSampler needs a label column ({', '.join(columns)}); the dataset has "
                 f"{dataset.column_names}"
             )
-        self.groups = list(relation_groups(dataset[column]).values())
+        labels = dataset[column]
+        self.groups = list(relation_groups(labels).values())
         if not self.groups:
             raise ValueError("RelationBatchSampler got an empty dataset: no relation to train on")
         self.world_size = int(world_size or _world_size())
-        n_rows = sum(len(group) for group in self.groups)
-        n_batches = max(1, math.ceil(n_rows / batch_size))
-        if len(self.groups) >= 2:
-            n_batches = min(n_batches, len(self.groups) // 2)  # at least two relations per batch
+        self.relations_per_batch = relations_per_batch
+        self.positives_per_relation = int(positives_per_relation)
+        self.negatives_per_relation = int(negatives_per_relation)
+        if relations_per_batch is None:
+            n_rows = sum(len(group) for group in self.groups)
+            n_batches = max(1, math.ceil(n_rows / batch_size))
+            if len(self.groups) >= 2:
+                n_batches = min(n_batches, len(self.groups) // 2)  # at least two relations per batch
+        else:
+            if isinstance(relations_per_batch, bool) or not isinstance(relations_per_batch, int):
+                raise ValueError(f"relations_per_batch must be an integer >= 2, got {relations_per_batch!r}")
+            if not 2 <= relations_per_batch <= len(self.groups):
+                raise ValueError(
+                    f"relations_per_batch must be between 2 and the {len(self.groups)} relations, got {relations_per_batch}"
+                )
+            if self.positives_per_relation < 2 or self.negatives_per_relation < 0:
+                raise ValueError(
+                    "positives_per_relation must be >= 2 (an anchor and its positive) and negatives_per_relation "
+                    f">= 0, got {positives_per_relation} and {negatives_per_relation}"
+                )
+            polarity = [int(label[1]) for label in labels]
+            self.positive_rows = [[row for row in group if polarity[row] == 1] for group in self.groups]
+            self.negative_rows = [[row for row in group if polarity[row] != 1] for group in self.groups]
+            n_positives = sum(len(rows) for rows in self.positive_rows)
+            n_batches = max(1, math.ceil(n_positives / (relations_per_batch * self.positives_per_relation)))
         n_batches = max(self.world_size, n_batches - n_batches % self.world_size)
         self.num_batches = n_batches
 
@@ -160,6 +198,8 @@ class RelationBatchSampler(DefaultBatchSampler):
         """The batches (lists of row indices) of ``epoch``; the same for the same seed and epoch."""
         generator = torch.Generator()
         generator.manual_seed(int(self.seed) + int(epoch))
+        if self.relations_per_batch is not None:
+            return [self._sampled_batch(generator) for _ in range(self.num_batches)]
         order = torch.randperm(len(self.groups), generator=generator).tolist()
         if len(order) < self.num_batches:  # fewer relations than processes: repeat some
             extra = torch.randint(len(order), (self.num_batches - len(order),), generator=generator).tolist()
@@ -169,6 +209,18 @@ class RelationBatchSampler(DefaultBatchSampler):
         for position, group_index in enumerate(order):
             batches[position % self.num_batches].extend(self.groups[group_index])
         return batches
+
+    def _sampled_batch(self, generator: torch.Generator) -> list[int]:
+        """``K`` different relations, each with its drawn positives and negatives (sampled mode)."""
+        batch: list[int] = []
+        k = int(self.relations_per_batch or 0)
+        for group in torch.randperm(len(self.groups), generator=generator)[:k].tolist():
+            for rows, n in ((self.positive_rows[group], self.positives_per_relation),
+                            (self.negative_rows[group], self.negatives_per_relation)):  # fmt: skip
+                if rows and n:
+                    picked = torch.randperm(len(rows), generator=generator)[:n].tolist()
+                    batch.extend(rows[i] for i in picked)
+        return batch
 
     def __iter__(self) -> Iterator[list[int]]:
         yield from self.batches_for_epoch(self.epoch)

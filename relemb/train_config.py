@@ -199,6 +199,20 @@ class TrainingOptions:
             "aliases": ["--batch-size"],
         },
     )
+    relations_per_batch: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "In-batch InfoNCE batches: this many different relations per batch, each with "
+            "--positives_per_relation positives (an anchor and its positive) and --negatives_per_relation hard "
+            "negatives; default: batches of whole relations up to --batch-size pairs (RelBERT's)."
+        },
+    )
+    positives_per_relation: int = field(
+        default=2, metadata={"help": "Positives of each relation in a --relations_per_batch batch."}
+    )
+    negatives_per_relation: int = field(
+        default=1, metadata={"help": "Hard negatives (the relation's own negatives) per relation in such a batch."}
+    )
     warmup_steps: float = field(default=10, metadata={"help": "Linear warm-up steps (or a ratio < 1)."})
     lr_scheduler_type: str = field(default="constant_with_warmup", metadata={"help": "Learning-rate schedule."})
     eval_strategy: str = field(default="epoch", metadata={"help": "When to score the validation sets."})
@@ -213,7 +227,10 @@ class TrainingOptions:
     greater_is_better: Optional[bool] = field(default=True, metadata={"help": "Higher metric is better."})
     logging_steps: float = field(default=10, metadata={"help": "Log the loss every N steps."})
     seed: int = field(default=42, metadata={"help": "Random seed of initialisation, batches and sampling."})
-    report_to: Optional[str] = field(default="none", metadata={"help": "Logging integrations (none, tensorboard...)."})
+    # TrainingArguments' own type (it makes the value a list): None first, so HfArgumentParser parses a str
+    report_to: None | str | list[str] = field(
+        default="none", metadata={"help": "Logging integrations (none, tensorboard...)."}
+    )
 
 
 # a SentenceTransformerTrainingArguments: loaded on first use, so this module stays light
@@ -334,8 +351,10 @@ def parse_training_arguments(values: dict[str, Any]) -> tuple[Any, Any, Any, Any
     if unknown:
         raise ValueError(f"unknown training option(s): {', '.join(unknown)} (see relemb-train --help)")
     values = {name: _coerce(name, value, numeric) for name, value in values.items()}
-    parser = HfArgumentParser(argument_dataclasses())
-    return parser.parse_dict(values)
+    # transformers types the dataclasses as a NewType of Any, which no class matches
+    parser = HfArgumentParser(argument_dataclasses())  # type: ignore[arg-type]
+    model, data, loss, prompt, training = parser.parse_dict(values)
+    return model, data, loss, prompt, training
 
 
 def _numeric_fields() -> dict[str, type]:

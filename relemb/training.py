@@ -32,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -100,7 +101,26 @@ class RelationTrainingArguments(TrainingOptions, SentenceTransformerTrainingArgu
             raise ValueError(f"per_device_train_batch_size must be >= 2, got {self.per_device_train_batch_size}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.relations_per_batch is not None and self.relations_per_batch < 2:
+            raise ValueError(f"relations_per_batch must be >= 2, got {self.relations_per_batch}")
+        if self.positives_per_relation < 2 or self.negatives_per_relation < 0:
+            raise ValueError(
+                "positives_per_relation must be >= 2 and negatives_per_relation >= 0, got "
+                f"{self.positives_per_relation} and {self.negatives_per_relation}"
+            )
         super().__post_init__()
+
+    def relation_batch_sampler(self) -> Any:
+        """The batch sampler these arguments ask for: :class:`~relemb.samplers.RelationBatchSampler` with the
+        sampled-relations options, as the trainer calls it (``sampler(dataset, batch_size=..., ...)``)."""
+        if self.relations_per_batch is None:
+            return RelationBatchSampler
+        return functools.partial(
+            RelationBatchSampler,
+            relations_per_batch=self.relations_per_batch,
+            positives_per_relation=self.positives_per_relation,
+            negatives_per_relation=self.negatives_per_relation,
+        )
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -197,9 +217,9 @@ def records_to_dataset(records: Sequence[RelationRecord]) -> TrainingData:
             parents.append(record.parent)
         parent_groups.append(parents.index(record.parent))
         for polarity, group in ((True, record.positives), (False, record.negatives)):
-            for pair in group:
-                pid = pair_ids.setdefault(tuple(pair), len(pair_ids))
-                pairs.append([pair[0], pair[1]])
+            for head, tail in group:
+                pid = pair_ids.setdefault((head, tail), len(pair_ids))
+                pairs.append([head, tail])
                 labels.append(encode_label(index, polarity, pid))
     dataset = Dataset.from_dict({"pair": pairs, LABEL_COLUMN: labels})
     return TrainingData(dataset, relations, parents, parent_groups)
@@ -347,6 +367,8 @@ class RelationTrainer(SentenceTransformerTrainer):
         from safetensors.torch import save_file
 
         output_dir = output_dir if output_dir is not None else self.args.output_dir
+        if output_dir is None:
+            raise ValueError("the trainer has no output_dir to save to")
         RelBERT(self.model, self.relemb_config).save_pretrained(output_dir)
         torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
         head = self.loss.head_state_dict() if hasattr(self.loss, "head_state_dict") else {}
@@ -355,10 +377,15 @@ class RelationTrainer(SentenceTransformerTrainer):
                 {k: v.detach().cpu().contiguous() for k, v in head.items()}, os.path.join(output_dir, LOSS_HEAD_FILE)
             )
 
-    def _load_from_checkpoint(self, checkpoint_path: str, *args: Any, **kwargs: Any) -> None:
-        super()._load_from_checkpoint(checkpoint_path)
-        head_file = os.path.join(checkpoint_path, LOSS_HEAD_FILE)
-        if os.path.isfile(head_file) and hasattr(self.loss, "head_state_dict"):
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        # transformers' signature (it may pass the wrapped model); sentence-transformers' takes the path only
+        super()._load_from_checkpoint(resume_from_checkpoint)
+        head_file = os.path.join(resume_from_checkpoint, LOSS_HEAD_FILE)
+        if (
+            os.path.isfile(head_file)
+            and isinstance(self.loss, torch.nn.Module)
+            and hasattr(self.loss, "head_state_dict")
+        ):
             from safetensors.torch import load_file
 
             self.loss.load_state_dict(load_file(head_file, device=str(self.model.device)), strict=False)
@@ -439,6 +466,11 @@ def recipe(
         "learning_rate": training_args.learning_rate,
         "epochs": training_args.num_train_epochs,
         "batch_size": training_args.per_device_train_batch_size,
+        "relations_per_batch": training_args.relations_per_batch,
+        "positives_per_relation": training_args.positives_per_relation,
+        "negatives_per_relation": training_args.negatives_per_relation,
+        "max_steps": training_args.max_steps,
+        "eval_steps": training_args.eval_steps,
         "world_size": training_args.world_size,
         "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
         "warmup_steps": training_args.warmup_steps,
@@ -489,21 +521,22 @@ def train(
                 "no validation set for model selection: --data is a single file without a validation split; pass "
                 "--validation_data, --eval_datasets, or --eval_strategy no --load_best_model_at_end false"
             )
-    training_args.batch_sampler = RelationBatchSampler
+    training_args.batch_sampler = training_args.relation_batch_sampler()
     if training_args.metric_for_best_model == SEMEVAL_SELECTION_METRIC and evaluator is not None:
         training_args.greater_is_better = True
-    learn = prompt_args is not None and prompt_args.prompt != "manual"
-    if learn and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    # the prompt-learning options when a prompt is learned (autoprompt, ptuning), else None
+    learned = prompt_args if prompt_args is not None and prompt_args.prompt != "manual" else None
+    if learned is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError(
-            f"--prompt {prompt_args.prompt} runs in one process: learn the prompt first with --prompt_only, then "
+            f"--prompt {learned.prompt} runs in one process: learn the prompt first with --prompt_only, then "
             "fine-tune the saved folder under torchrun (see docs/prompts.md)"
         )
     start = time.perf_counter()
     model = build_model(model_args, device=device)
     loss = build_loss(loss_args, model, data)  # one loss module: prompt learning and fine-tuning
     prompt_info = None
-    if learn:
-        learn_prompt(model, data, prompt_args, loss=loss)  # encoder frozen inside; sets model.template
+    if learned is not None:
+        learn_prompt(model, data, learned, loss=loss)  # encoder frozen inside; sets model.template
         prompt_info = model.config.training.get("prompt_learning")
     config = model.config
     config.training = recipe(model_args, data_args, loss_args, training_args, data)
@@ -518,11 +551,11 @@ def train(
         callbacks=callbacks,
         relemb_config=config,
     )
-    prompt_only = learn and prompt_args.prompt_only
+    prompt_only = learned is not None and learned.prompt_only
     train_output = None if prompt_only else trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.perf_counter() - start
 
-    details = {
+    details: dict[str, Any] = {
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "best_metric": trainer.state.best_metric,
         "global_steps": trainer.state.global_step,
@@ -530,7 +563,9 @@ def train(
         "train_loss": None if train_output is None else train_output.training_loss,
         "history": [entry for entry in trainer.state.log_history if any(k.startswith("eval_") for k in entry)],
     }
-    scores: dict[str, dict[str, float]] = {"validation": {}, "test": {}}
+    scores: dict[str, dict[str, Any]] = {"validation": {}, "test": {}, "test_intervals": {}, "test_n": {}}
+    scores["validation_n"] = {name: len(questions) for name, questions in data.validation.items()}
+    details["test"] = {}  # per test set: every question's prediction (for relemb-eval compare) and more
     if trainer.is_world_process_zero():
         model.encoder.eval()
         if evaluator is not None:
@@ -538,8 +573,11 @@ def train(
         for name, questions in data.test.items():
             result = evaluate_analogy(model, questions, "test", name=name, show_progress_bar=False)
             scores["test"][name] = result.accuracy
+            scores["test_intervals"][name] = list(result.interval)
+            scores["test_n"][name] = result.n_questions
+            details["test"][name] = result.to_dict()
         config.results = {
-            **{f"{k}": round(v, 4) for k, v in scores["validation"].items()},
+            **{f"{k}": round(v, 4) for k, v in scores["validation"].items() if "_ci_" not in k},
             **{f"{name}_test_accuracy": round(v, 4) for name, v in scores["test"].items()},
         }
     run_result = RunResult.create(

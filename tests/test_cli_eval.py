@@ -316,3 +316,47 @@ def test_bad_input_gives_clear_errors(tiny_bert_path, analogy_file, tmp_path, ca
     assert "NoSuchLexical" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["eval", "analogy", "--model", tiny_bert_path, "--direction", "sideways"])
+
+
+def test_tables_give_n_and_the_interval_and_compare_pairs_two_models(
+    tiny_bert_path, tiny_roberta_path, analogy_file, tmp_path, capsys
+):
+    outputs = []
+    for name, model in (("a", tiny_bert_path), ("b", tiny_roberta_path)):
+        out = tmp_path / f"{name}.json"
+        argv = ["eval", "analogy", "--model", model, "--datasets", analogy_file, "starter", "--split", "test",
+                "--output", str(out), "--no-progress", "--bootstrap-resamples", "200"]  # fmt: skip
+        assert main(argv) == 0
+        outputs.append(out)
+    printed = capsys.readouterr().out
+    assert "| dataset" in printed and "95% CI" in printed and "| mean" in printed
+    result = RunResult.load(outputs[0])
+    starter = result.scores["starter"]
+    assert starter["n"] == 96 and len(starter["correct"]) == 96 and starter["questions_sha256"]
+    low, high = starter["interval"]
+    assert low <= starter["accuracy"] <= high and high - low > 0.05
+    assert result.arguments["bootstrap_resamples"] == 200
+
+    comparison = tmp_path / "comparison.json"
+    assert main(["eval", "compare", str(outputs[0]), str(outputs[1]), "--output", str(comparison)]) == 0
+    printed = capsys.readouterr().out
+    assert "B - A" in printed and "McNemar" in printed and "| starter" in printed
+    compared = RunResult.load(comparison)
+    assert compared.task == "compare" and set(compared.scores) == {analogy_file, "starter"}
+    entry = compared.scores["starter"]
+    assert entry["n"] == 96 and 0.0 <= entry["p_value"] <= 1.0
+    assert entry["difference"] == pytest.approx(entry["score_b"] - entry["score_a"])
+    # the same model on both sides: no difference, p = 1
+    assert main(["eval", "compare", str(outputs[0]), str(outputs[0])]) == 0
+    assert "| 1 " in capsys.readouterr().out.split("| starter")[1]
+
+
+def test_compare_refuses_unpairable_results(tmp_path, capsys):
+    a = RunResult.create("analogy", {"u2": {"correct": [True, False], "questions_sha256": "x"}})
+    b = RunResult.create("analogy", {"u2": {"correct": [True, False], "questions_sha256": "y"}})
+    a.save(tmp_path / "a.json")
+    b.save(tmp_path / "b.json")
+    assert main(["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
+    assert "different questions" in capsys.readouterr().err
+    assert main(["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err

@@ -78,7 +78,11 @@ def test_end_to_end_on_the_starter_set(tiny_bert_path, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     results = RunResult.load(out / "results.json")
-    assert f"| starter | test | {100 * results.scores['test']['starter']:.1f} |" in printed
+    printed = " ".join(printed.split())
+    starter = results.scores["test"]["starter"]
+    assert f"| starter | test | 96 | {100 * starter:.1f} |" in printed
+    low, high = results.scores["test_intervals"]["starter"]
+    assert low <= starter <= high and results.details["test"]["starter"]["n"] == 96
     assert "| starter_relations | validation |" in printed
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
 
@@ -177,7 +181,7 @@ def test_quickstart_runs_with_a_tiny_model(tiny_roberta_path, tmp_path, capsys, 
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| starter | test |" in printed
+    assert "| starter | test | 96 |" in " ".join(printed.split())
     results = RunResult.load(out / "results.json")
     assert results.arguments["data"] == "starter" and set(results.scores["test"]) == {"starter"}
 
@@ -185,12 +189,22 @@ def test_quickstart_runs_with_a_tiny_model(tiny_roberta_path, tmp_path, capsys, 
 def test_format_results_table():
     table = format_results(
         {
-            "validation": {"semeval2012_validation_accuracy": 0.5, "validation_mean_accuracy": 0.5},
+            "validation": {
+                "semeval2012_validation_accuracy": 0.5,
+                "semeval2012_validation_accuracy_ci_low": 0.25,
+                "semeval2012_validation_accuracy_ci_high": 0.75,
+                "validation_mean_accuracy": 0.5,
+            },
+            "validation_n": {"semeval2012_validation": 79},
             "test": {"u2": 0.25, "u4": 0.75},
+            "test_intervals": {"u2": [0.2, 0.3], "u4": [0.7, 0.8]},
+            "test_n": {"u2": 228, "u4": 432},
         }
     )
-    assert "| semeval2012 | validation | 50.0 |" in table
-    assert "| u2 | test | 25.0 |" in table and "| mean | test | 50.0 |" in table
+    lines = [" ".join(line.split()) for line in table.splitlines()]
+    assert "| semeval2012 | validation | 79 | 50.0 | 25.0-75.0 |" in lines
+    assert "| mean | validation | | 50.0 | |" in lines
+    assert "| u2 | test | 228 | 25.0 | 20.0-30.0 |" in lines and "| mean | test | | 50.0 | |" in lines
 
 
 @pytest.mark.slow
@@ -204,7 +218,7 @@ def test_quickstart_on_minilm_trains_and_scores(tmp_path, capsys, monkeypatch, m
     results = RunResult.load(out / "results.json")
     assert results.model["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert results.details["global_steps"] == 2 and 0.0 <= results.scores["test"]["starter"] <= 1.0
-    assert "| starter | test |" in capsys.readouterr().out
+    assert "| starter | test |" in " ".join(capsys.readouterr().out.split())
 
 
 def test_prompt_autoprompt_only(tiny_bert_path, tmp_path):

@@ -41,19 +41,25 @@ def test_metric_key_and_hand_computed_accuracy(tmp_path):
     assert evaluator.primary_metric == "toy_accuracy"
     encoder = FakeEncoder(vectors)
     metrics = evaluator(encoder, output_path=str(tmp_path), epoch=1, steps=10)
-    assert metrics == {"toy_accuracy": 0.5}
+    # two questions, one right: the bootstrap interval spans every share a resample can give
+    assert metrics == {"toy_accuracy": 0.5, "toy_accuracy_ci_low": 0.0, "toy_accuracy_ci_high": 1.0}
     assert len(encoder.encoded) == 1 and sorted(encoder.encoded[0]) == sorted(vectors)  # each pair once
     evaluator(encoder, output_path=str(tmp_path), epoch=2, steps=20)
     with open(tmp_path / "analogy_evaluation_toy_results.csv", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows == [["epoch", "steps", "accuracy"], ["1", "10", "0.5"], ["2", "20", "0.5"]]
+    assert rows == [
+        ["epoch", "steps", "accuracy", "ci_low", "ci_high"],
+        ["1", "10", "0.5", "0.0", "1.0"],
+        ["2", "20", "0.5", "0.0", "1.0"],
+    ]
 
 
 def test_no_name_gives_plain_accuracy_key():
     evaluator = AnalogyEvaluator(QUESTIONS)
     vectors = {p: [1.0, float(i)] for i, p in enumerate(evaluator.pairs)}
     metrics = evaluator(FakeEncoder(vectors))
-    assert list(metrics) == ["accuracy"] and evaluator.primary_metric == "accuracy"
+    assert list(metrics) == ["accuracy", "accuracy_ci_low", "accuracy_ci_high"]
+    assert evaluator.primary_metric == "accuracy" and metrics["accuracy_ci_low"] <= metrics["accuracy"]
 
 
 def test_agrees_with_the_runner_on_a_real_encoder(tiny_model):
@@ -95,6 +101,25 @@ def test_validation_evaluator_reports_every_set_and_their_mean(tmp_path):
     evaluator = ValidationEvaluator([right, wrong])
     assert evaluator.primary_metric == "validation_mean_accuracy"
     metrics = evaluator(FakeEncoder(vectors), output_path=str(tmp_path), epoch=1, steps=3)
-    assert metrics == {"right_accuracy": 1.0, "wrong_accuracy": 0.0, "validation_mean_accuracy": 0.5}
+    assert {k: v for k, v in metrics.items() if "_ci_" not in k} == {
+        "right_accuracy": 1.0,
+        "wrong_accuracy": 0.0,
+        "validation_mean_accuracy": 0.5,
+    }
+    # one question each, always right / always wrong: the mean's interval is that one value
+    assert metrics["validation_mean_accuracy_ci_low"] == metrics["validation_mean_accuracy_ci_high"] == 0.5
     assert evaluator.primary_metric == "validation_mean_accuracy"
     assert (tmp_path / "analogy_evaluation_right_results.csv").is_file()
+
+
+def test_the_selection_interval_narrows_with_more_questions():
+    vectors = {("a", "b"): [1.0, 0.0], ("c", "d"): [0.9, 0.1], ("e", "f"): [0.0, 1.0]}
+    right = AnalogyQuestion(("a", "b"), (("e", "f"), ("c", "d")), 1)
+    wrong = AnalogyQuestion(("a", "b"), (("c", "d"), ("e", "f")), 1)
+    widths = []
+    for n in (10, 100):
+        evaluator = ValidationEvaluator([AnalogyEvaluator([right, wrong] * n, name="a", write_csv=False)])
+        metrics = evaluator(FakeEncoder(vectors))
+        assert metrics["validation_mean_accuracy_ci_low"] < 0.5 < metrics["validation_mean_accuracy_ci_high"]
+        widths.append(metrics["validation_mean_accuracy_ci_high"] - metrics["validation_mean_accuracy_ci_low"])
+    assert widths[1] < widths[0] / 2

@@ -107,3 +107,39 @@ def test_bad_inputs():
         RelationBatchSampler(rows.remove_columns("label"), batch_size=4, drop_last=False)
     with pytest.raises(ValueError, match="empty"):
         RelationBatchSampler(Dataset.from_dict({"pair": [], "label": []}), batch_size=4, drop_last=False)
+
+
+def _rows(n_relations=6, n_pos=4, n_neg=3):
+    from datasets import Dataset
+
+    labels, pairs = [], []
+    for relation in range(n_relations):
+        for i in range(n_pos + n_neg):
+            labels.append(encode_label(relation, i < n_pos, len(pairs)))
+            pairs.append([f"h{len(pairs)}", f"t{len(pairs)}"])
+    return Dataset.from_dict({"pair": pairs, "label": labels}), labels
+
+
+def test_sampled_batches_hold_distinct_relations_with_positives_and_hard_negatives():
+    rows, labels = _rows()
+    sampler = RelationBatchSampler(rows, batch_size=128, valid_label_columns=["label"], relations_per_batch=3,
+                                   positives_per_relation=2, negatives_per_relation=1, seed=5)  # fmt: skip
+    assert len(sampler) == 4  # ceil(24 positives / (3 relations * 2 positives))
+    batches = sampler.batches_for_epoch(0)
+    assert len(batches) == 4 and batches == sampler.batches_for_epoch(0)
+    assert batches != sampler.batches_for_epoch(1)
+    for batch in batches:
+        assert len(batch) == 9 and len(set(batch)) == 9
+        relations = [labels[i][0] for i in batch]
+        assert sorted(set(relations)) == sorted(set(relations)) and len(set(relations)) == 3
+        for relation in set(relations):
+            polarity = [labels[i][1] for i in batch if labels[i][0] == relation]
+            assert sorted(polarity) == [0, 1, 1]
+
+
+def test_sampled_mode_checks_its_options():
+    rows, _ = _rows()
+    for bad in ({"relations_per_batch": 1}, {"relations_per_batch": 7},
+                {"relations_per_batch": 2, "positives_per_relation": 1}):  # fmt: skip
+        with pytest.raises(ValueError, match="relations_per_batch|positives_per_relation"):
+            RelationBatchSampler(rows, batch_size=8, valid_label_columns=["label"], **bad)

@@ -143,8 +143,14 @@ def test_train_end_to_end_writes_model_results_and_card(tiny_bert_path, tmp_path
     history = [h["eval_validation_mean_accuracy"] for h in details["history"]]
     assert len(history) == 2 and details["best_metric"] == pytest.approx(max(history))
     assert details["global_steps"] > 0 and details["train_loss"] > 0 and details["train_seconds"] > 0
-    assert set(scores) == {"validation", "test"}
+    assert set(scores) == {"validation", "validation_n", "test", "test_intervals", "test_n"}
     assert 0.0 <= scores["test"]["starter"] <= 1.0
+    low, high = scores["test_intervals"]["starter"]
+    assert low <= scores["test"]["starter"] <= high and scores["test_n"]["starter"] == 96
+    assert len(details["test"]["starter"]["correct"]) == 96  # what relemb-eval compare pairs
+    selection = scores["validation"]
+    assert selection["validation_mean_accuracy_ci_low"] <= selection["validation_mean_accuracy"]
+    assert selection["validation_mean_accuracy"] <= selection["validation_mean_accuracy_ci_high"]
     assert scores["validation"]["validation_mean_accuracy"] == pytest.approx(details["best_metric"])
     assert run.arguments["loss"] == "nce" and run.arguments["relations"] == 24
     assert run.model["base_model"] == tiny_bert_path and run.model["pooling"] == "mask"
@@ -291,6 +297,31 @@ def test_relemb_train_prompt_learns_on_the_loss_options(tiny_bert_path, tmp_path
     (learned_on,) = captured_losses["objective"]
     assert_loss_has(learned_on, NCE_OPTIONS, build_datasets(DataArguments(data="starter")).parent_groups)
     assert learned_on is captured_losses["trainer"][0]
+
+
+def test_sampled_relation_batches_train_end_to_end(tiny_bert_path, tmp_path):
+    # in-batch InfoNCE: 4 relations a batch, an anchor, its positive and one hard negative each
+    out = tmp_path / "sampled"
+    result = train(
+        ModelArguments(base_model=tiny_bert_path, pooling="mask"),
+        DataArguments(data="starter"),
+        LossArguments(loss="nce"),
+        training_args(
+            out,
+            relations_per_batch=4,
+            num_train_epochs=1,
+            eval_strategy="steps",
+            eval_steps=10,
+            save_strategy="steps",
+            save_steps=10,
+        ),  # fmt: skip
+    )
+    # 24 relations x 8 training positives = 192 positives, 8 per batch: 24 steps, scored every 10 and at the end
+    assert result.run_result.details["global_steps"] == 24
+    assert len(result.run_result.details["history"]) == 3  # steps 10, 20 and the last one
+    assert result.run_result.arguments["relations_per_batch"] == 4
+    with pytest.raises(ValueError, match="relations_per_batch must be >= 2"):
+        training_args(out, relations_per_batch=1)
 
 
 def test_build_loss_from_training_data_or_rows(tiny_model):

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from relemb.data.records import is_random_label
 from relemb.pairs import Pair, check_pair, check_pairs, check_word
 from relemb.prompts import Span, render_prompt_spans, resolve_template
 
@@ -48,22 +49,10 @@ __all__ = [
 ]
 
 
-#: Relation labels the lexical datasets use for unrelated pairs (BLESS/CogALexV/ROOT09 ``random``, K&H+N ``false``).
-RANDOM_LABELS = frozenset({"random", "false"})
-
 #: The mark WordPiece puts on a token that continues a word (``play ##ing``).
 CONTINUATION_MARK = "##"
 #: The marks byte-level BPE (``Ġ``) and SentencePiece (``▁``) put on a token that starts a word.
 WORD_START_MARKS = ("\u0120", "\u2581")
-
-
-def is_random_label(relation: str) -> bool:
-    """Whether a lexical dataset's relation label marks an unrelated pair (``random``, ``RANDOM``, ``false``).
-
-    >>> is_random_label("RANDOM"), is_random_label("hyper")
-    (True, False)
-    """
-    return relation.strip().lower() in RANDOM_LABELS
 
 
 def _check_spans(text: str, spans: Sequence[Span], role: str) -> tuple[Span, ...]:

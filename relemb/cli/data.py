@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from relemb.cli.options import add_data_dir_option, non_negative_int
+from relemb._io import markdown_table
+from relemb.cli.options import add_data_dir_option, check_output, file_stem, non_negative_int, positive_int
+from relemb.data.analogies import SELECTION_SOURCES
 from relemb.data.names import (
     ANALOGY_REPO,
     ANALOGY_SPLITS,
@@ -95,6 +97,8 @@ def run_list(args: argparse.Namespace) -> int:
         for split in ANALOGY_SPLITS[name]:
             if name == "starter":
                 where = "bundled (relemb/data/starter)"
+            elif name == "selection":
+                where = "made from the validation splits of " + ", ".join(SELECTION_SOURCES) + " (make-analogies)"
             elif name == "semeval2012":
                 where = "built from semeval2012 validation: " + _where(SEMEVAL_REPO, "dataset/valid.jsonl", data_dir)
             elif name == "sat_full":
@@ -123,8 +127,65 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_make_analogies_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``relemb data make-analogies``."""
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        required=True,
+        help="relation-labelled pairs: lexical datasets (BLESS, EVALution, K&H+N, ROOT09, CogALexV), semeval2012, "
+        "starter, or .jsonl files of {head, tail, relation} (or SemEval-format) records",
+    )
+    parser.add_argument("--split", default="validation", help="split of the named datasets (default validation)")
+    parser.add_argument(
+        "--allow-test-split", action="store_true", help="allow --split test (questions made from a test split)"
+    )
+    parser.add_argument("--output", "-o", required=True, help="the .jsonl file of analogy questions to write")
+    parser.add_argument("--choices", type=positive_int, default=4, help="choices per question (default 4)")
+    parser.add_argument(
+        "--max-per-relation", type=non_negative_int, default=200, help="questions per relation at most (0: all)"
+    )
+    parser.add_argument("--hard", action="store_true", help="distractors that share a word with the stem first")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_data_dir_option(parser)
+
+
+def run_make_analogies(args: argparse.Namespace) -> int:
+    """Make analogy questions from relation-labelled pairs and write them as JSON lines."""
+    from relemb.data import load_labelled_pairs, make_analogy_questions, write_jsonl
+    from relemb.data.names import normalize_split
+
+    output = check_output(args.output, ".jsonl")
+    split = normalize_split(args.split)
+    if split == "test" and not args.allow_test_split:
+        raise ValueError(
+            "--split test makes questions from a test split, which must not select models; "
+            "use validation or train, or add --allow-test-split"
+        )
+    if args.choices < 2:
+        raise ValueError(f"--choices must be at least 2, got {args.choices}")
+    questions = []
+    rows = []
+    for offset, name in enumerate(dict.fromkeys(args.datasets)):
+        labelled = load_labelled_pairs(name, split, data_dir=args.data_dir, level="relation")
+        made = make_analogy_questions(
+            labelled,
+            n_choices=args.choices,
+            seed=args.seed + offset,
+            hard=args.hard,
+            max_per_relation=args.max_per_relation or None,
+            name=file_stem(name),
+        )
+        questions += made
+        rows.append([name, split, len(labelled), len({q.prefix for q in made}), len(made)])
+    write_jsonl(output, questions)
+    print(markdown_table(["dataset", "split", "pairs", "relations", "questions"], rows))
+    print(f"wrote {output}: {len(questions)} questions")
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``relemb data`` command (``relemb.cli`` contract): subcommands ``build-semeval2012`` and ``list``."""
+    """The ``relemb data`` command (``relemb.cli`` contract): ``build-semeval2012``, ``list``, ``make-analogies``."""
     sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
     help_text = "build the SemEval-2012 training set from the platinum ratings"
     build = sub.add_parser("build-semeval2012", help=help_text, description=help_text)
@@ -134,6 +195,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help=help_text, description=help_text)
     add_list_arguments(listing)
     listing.set_defaults(_data_run=run_list)
+    help_text = "make analogy questions from relation-labelled pairs (e.g. a model-selection set)"
+    make = sub.add_parser("make-analogies", help=help_text, description=help_text)
+    add_make_analogies_arguments(make)
+    make.set_defaults(_data_run=run_make_analogies)
 
 
 def run(args: argparse.Namespace) -> int:

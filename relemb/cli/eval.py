@@ -28,13 +28,16 @@ from typing import Any
 from relemb._io import markdown_table
 from relemb.choices import ANALOGY_DIRECTIONS
 from relemb.cli.options import (
+    add_bootstrap_option,
     add_data_dir_option,
     add_model_options,
     add_output_option,
     add_progress_option,
     check_output,
+    interval_text,
     load_model,
     model_info,
+    percent,
     positive_int,
     progress,
     save_results,
@@ -47,12 +50,14 @@ DEFAULT_ANALOGY = ("u2", "u4", "google", "bats")
 
 
 # ------------------------------------------------------------------------------------------ arguments
-def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
+def _common(parser: argparse.ArgumentParser, output_help: str, *, scores: bool = True) -> None:
     group = parser.add_argument_group("model and data")
     add_model_options(group)
     add_data_dir_option(group)
     add_output_option(group, output_help)
     add_progress_option(group)
+    if scores:
+        add_bootstrap_option(group)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -162,8 +167,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-pairs", type=positive_int, default=2000, help="plot at most this many pairs (default 2000)"
     )
     plot.add_argument("--seed", type=int, default=0, help="random seed of the sample and projection (default 0)")
-    _common(plot, "the PNG file (one dataset) or a folder for <dataset>.png files (default: <dataset>.png here)")
+    _common(
+        plot,
+        "the PNG file (one dataset) or a folder for <dataset>.png files (default: <dataset>.png here)",
+        scores=False,
+    )
     plot.set_defaults(_eval=_run_plot)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="model B against model A on the same questions: the paired difference, its 95% CI, McNemar's test",
+        description="Compare two results files of relemb-eval analogy|classification (or relemb-train's "
+        "results.json) question by question: B - A with a paired-bootstrap 95%% interval and McNemar's exact test.",
+    )
+    compare.add_argument("results_a", metavar="RESULTS_A", help="the first results file (model A)")
+    compare.add_argument("results_b", metavar="RESULTS_B", help="the second results file (model B)")
+    add_bootstrap_option(compare)
+    add_output_option(compare, "write the comparison as JSON to this file")
+    compare.set_defaults(_eval=_run_compare)
 
     from relemb.cli.attention import add_subcommands
 
@@ -212,13 +233,21 @@ def _run_analogy(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             show_progress_bar=progress(args),
             name=name,
+            n_resamples=args.bootstrap_resamples,
         )
         results[name] = result.to_dict()
-    rows = [[name, f"{100 * r['accuracy']:.1f}", r["n_questions"]] for name, r in results.items()]
+    rows = [
+        [name, args.split, r["n"], percent(r["accuracy"]), interval_text(r["interval"])] for name, r in results.items()
+    ]
     if len(rows) > 1:
-        rows.append(["average", f"{100 * sum(r['accuracy'] for r in results.values()) / len(results):.1f}", ""])
-    print(f"Analogy accuracy (%), {args.split}, {args.direction}, model {args.model}")
-    print(markdown_table(["dataset", "accuracy", "questions"], rows))
+        from relemb.evaluation.statistics import mean_accuracy_interval
+
+        mean = sum(r["accuracy"] for r in results.values()) / len(results)
+        correct = [r["correct"] for r in results.values()]
+        interval = mean_accuracy_interval(correct, n_resamples=args.bootstrap_resamples)
+        rows.append(["mean", args.split, sum(r["n"] for r in results.values()), percent(mean), interval_text(interval)])
+    print(f"Analogy accuracy (%), {args.direction}, model {args.model}")
+    print(markdown_table(["dataset", "split", "n", "accuracy", "95% CI"], rows))
     save_results(
         output,
         "analogy",
@@ -277,17 +306,20 @@ def _run_classification(args: argparse.Namespace) -> int:
             tune_max_train=args.tune_max_train,
             cache=cache,
             name=name,
+            n_resamples=args.bootstrap_resamples,
         )
         results[name] = result.to_dict()
     rows = []
     for name, r in results.items():
         best = r["best_params"]
         params = f"h={best['hidden_layer_sizes'][0]} lr={best['learning_rate_init']:g} a={best['alpha']:g}"
-        rows.append(
-            [name, f"{100 * r['micro_f1']:.1f}", f"{100 * r['macro_f1']:.1f}", params, f"{r['seconds']['total']:.0f}"]
-        )
-    print(f"Lexical relation classification, F1 (%) on test, model {args.model}, seed {args.seed}")
-    print(markdown_table(["dataset", "micro F1", "macro F1", "chosen hyper-parameters", "seconds"], rows))
+        rows.append([
+            name, "test", r["n"], percent(r["micro_f1"]), interval_text(r["micro_f1_interval"]),
+            percent(r["macro_f1"]), interval_text(r["macro_f1_interval"]), params, f"{r['seconds']['total']:.0f}",
+        ])  # fmt: skip
+    print(f"Lexical relation classification, F1 (%), model {args.model}, seed {args.seed}")
+    headers = ["dataset", "split", "n", "micro F1", "95% CI", "macro F1", "95% CI", "chosen hyper-parameters", "s"]
+    print(markdown_table(headers, rows))
     save_results(
         output,
         "classification",
@@ -322,14 +354,15 @@ def _run_mapping(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             show_progress_bar=progress(args),
             name=name,
+            n_resamples=args.bootstrap_resamples,
         )
         results[name] = result.to_dict()
     rows = [
-        [name, f"{100 * r['accuracy']:.1f}", f"{100 * r['exact_match']:.1f}", r["n_problems"]]
+        [name, "test", r["n"], percent(r["accuracy"]), interval_text(r["interval"]), percent(r["exact_match"])]
         for name, r in results.items()
     ]
     print(f"Relation mapping accuracy (%), objective {args.objective}, search {args.method}, model {args.model}")
-    print(markdown_table(["dataset", "accuracy", "all terms right", "problems"], rows))
+    print(markdown_table(["dataset", "split", "n (problems)", "accuracy", "95% CI", "all terms right"], rows))
     save_results(
         output,
         "mapping",
@@ -338,6 +371,33 @@ def _run_mapping(args: argparse.Namespace) -> int:
         model=model_info(model, args),
         datasets=sources,
         seconds=time.perf_counter() - started,
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ compare
+def _run_compare(args: argparse.Namespace) -> int:
+    from relemb.evaluation.statistics import compare_results
+    from relemb.results import RunResult
+
+    output = check_output(args.output, ".json")
+    a, b = RunResult.load(args.results_a), RunResult.load(args.results_b)
+    comparisons = compare_results(a, b, n_resamples=args.bootstrap_resamples)
+    rows = [
+        [name, c.n, percent(c.score_a), percent(c.score_b), f"{100 * c.difference:+.1f}",
+         interval_text(c.interval), c.only_a, c.only_b, f"{c.p_value:.3g}"]
+        for name, c in comparisons.items()
+    ]  # fmt: skip
+    score = "micro F1" if a.task == "classification" else "accuracy"
+    print(f"{score} (%): A = {args.results_a}, B = {args.results_b}; McNemar's exact test (two-sided)")
+    print(markdown_table(["dataset", "n", "A", "B", "B - A", "95% CI", "only A", "only B", "p"], rows))
+    save_results(
+        output,
+        "compare",
+        args,
+        {name: c.to_dict() for name, c in comparisons.items()},
+        model={"a": a.model, "b": b.model},
+        datasets=[*a.datasets, *b.datasets],
     )
     return 0
 

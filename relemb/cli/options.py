@@ -22,6 +22,7 @@ from relemb.pairs import PAIR_METAVAR, Pair, check_pair, parse_pair
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "add_bootstrap_option",
     "add_data_dir_option",
     "add_deprecated_option",
     "add_model_options",
@@ -31,6 +32,8 @@ __all__ = [
     "check_folder",
     "check_output",
     "file_stem",
+    "interval_text",
+    "percent",
     "load_model",
     "model_info",
     "non_negative_int",
@@ -46,30 +49,29 @@ DEFAULT_BATCH_SIZE = 64
 
 
 # ------------------------------------------------------------------------------------------- types
+def _int_at_least(text: str, minimum: int, what: str) -> int:
+    """``text`` as an integer >= ``minimum``; otherwise an ``ArgumentTypeError`` saying it is not ``what``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1.
 
     >>> positive_int("3")
     3
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+    return _int_at_least(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer >= 0 (0 usually means "no limit")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+    return _int_at_least(text, 0, "a non-negative integer")
 
 
 # ----------------------------------------------------------------------------------------- options
@@ -145,6 +147,38 @@ def check_folder(path: str | None, option: str) -> Path | None:
     return folder
 
 
+def percent(value: float | None) -> str:
+    """A share in [0, 1] as a percentage with one decimal (empty for ``None``).
+
+    >>> percent(0.2812), percent(None)
+    ('28.1', '')
+    """
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def interval_text(interval: Sequence[float] | None) -> str:
+    """A 95% interval in percent, ``low-high``.
+
+    >>> interval_text([0.2531, 0.3102])
+    '25.3-31.0'
+    """
+    if not interval or len(interval) != 2 or any(v is None for v in interval):
+        return ""
+    return f"{percent(interval[0])}-{percent(interval[1])}"
+
+
+def add_bootstrap_option(group: argparse._ActionsContainer) -> None:
+    """``--bootstrap-resamples``: the resamples of every 95% interval."""
+    from relemb.evaluation.statistics import N_RESAMPLES
+
+    group.add_argument(
+        "--bootstrap-resamples",
+        type=positive_int,
+        default=N_RESAMPLES,
+        help=f"bootstrap resamples of the 95%% intervals (default {N_RESAMPLES}, fixed seed)",
+    )
+
+
 def progress(args: argparse.Namespace) -> bool:
     """Whether to show progress bars."""
     return not getattr(args, "no_progress", False)
@@ -152,7 +186,11 @@ def progress(args: argparse.Namespace) -> bool:
 
 class _PairAction(argparse.Action):
     """Collects ``HEAD:TAIL`` values; the old spelling ``--pair HEAD TAIL`` (two words) still works, with a
-    deprecation message."""
+    deprecation message. ``deprecated_names``: old option names that still work, with a message."""
+
+    def __init__(self, *args: Any, deprecated_names: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deprecated_names = tuple(deprecated_names)
 
     def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: str | None = None):
         items = list(getattr(namespace, self.dest, None) or [])
@@ -161,14 +199,19 @@ class _PairAction(argparse.Action):
             _deprecated(f"{option_string} {values[0]} {values[1]}", f"{self.option_strings[0]} {values[0]}:{values[1]}")
             items.append((values[0], values[1]))
         else:
-            if option_string in getattr(self, "deprecated_names", ()):
+            if option_string is not None and option_string in self.deprecated_names:
                 _deprecated(option_string, self.option_strings[0])
             items.extend(values)
         setattr(namespace, self.dest, items)
 
 
 class _DeprecatedOption(argparse.Action):
-    """An old option name: stores into the new option's ``dest``, with a deprecation message."""
+    """An old option name: stores into the new option's ``dest``, with a deprecation message naming the
+    ``replacement``."""
+
+    def __init__(self, *args: Any, replacement: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.replacement = replacement
 
     def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: str | None = None):
         _deprecated(str(option_string), self.replacement)
@@ -177,8 +220,7 @@ class _DeprecatedOption(argparse.Action):
 
 def add_deprecated_option(group: argparse._ActionsContainer, old: str, new: str, dest: str, **kwargs: Any) -> None:
     """Keep ``old`` working for one release as another spelling of ``new`` (hidden from ``--help``)."""
-    action = group.add_argument(old, dest=dest, action=_DeprecatedOption, help=argparse.SUPPRESS, **kwargs)
-    action.replacement = new
+    group.add_argument(old, dest=dest, action=_DeprecatedOption, replacement=new, help=argparse.SUPPRESS, **kwargs)
 
 
 def _deprecated(old: str, new: str) -> None:
@@ -197,18 +239,18 @@ def add_pair_option(
 ) -> None:
     """A repeatable pair option whose values are written ``HEAD:TAIL`` (the one pair syntax of every command);
     ``deprecated`` names still work, with a message."""
-    action = group.add_argument(
+    group.add_argument(
         name,
         *aliases,
         *deprecated,
         dest=name.lstrip("-").replace("-", "_"),
         nargs="+",
         action=_PairAction,
+        deprecated_names=tuple(deprecated),
         metavar=PAIR_METAVAR,
         required=required,
         help=f"{help_text}, written {PAIR_METAVAR}",
     )
-    action.deprecated_names = tuple(deprecated)
 
 
 def pairs_from(values: Sequence[str | tuple[str, str]] | None) -> list[Pair]:

@@ -26,6 +26,8 @@ import types
 import typing
 from typing import Any
 
+from relemb._io import markdown_table
+from relemb.cli.options import interval_text, percent
 from relemb.train_config import option_dataclasses, parse_training_arguments, quickstart_defaults, read_config_file
 
 __all__ = ["ACCEPTS_EXTRA_ARGUMENTS", "add_arguments", "format_results", "run", "trainer_options"]
@@ -68,7 +70,12 @@ def _add_field(group: argparse._ArgumentGroup, f: dataclasses.Field, hint: Any) 
     the dataclass (only options given reach the namespace), the help shows it."""
     names = list(dict.fromkeys([f"--{f.name}", f"--{f.name.replace('_', '-')}", *f.metadata.get("aliases", [])]))
     kind, is_list = _base_type(hint)
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    if f.default is not dataclasses.MISSING:
+        default = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        default = None  # a required field: no default to show
     text = f.metadata.get("help", "")
     if default not in (None, "", []) and kind is not bool:
         text = f"{text} (default: {default})".strip()
@@ -127,7 +134,8 @@ def _trainer_parser() -> Any:
 
     from relemb.training import RelationTrainingArguments
 
-    parser = HfArgumentParser(RelationTrainingArguments, prog="relemb-train (trainer options)")
+    # transformers types the dataclasses as a NewType of Any, which no class matches
+    parser = HfArgumentParser(RelationTrainingArguments, prog="relemb-train (trainer options)")  # type: ignore[arg-type]
     for action in parser._actions:
         action.default = argparse.SUPPRESS  # only options given on the command line reach the namespace
         action.required = False
@@ -147,26 +155,30 @@ def trainer_options(arguments: list[str]) -> dict[str, Any]:
 
 
 def format_results(results: dict[str, Any]) -> str:
-    """A markdown table of the validation and test accuracies in ``results`` (percent).
+    """A markdown table of the validation and test accuracies in ``results`` (a training run's scores): dataset,
+    split, number of questions, accuracy and its 95% interval (percent), and the test mean.
 
     >>> print(format_results({"validation": {"semeval2012_validation_accuracy": 0.5}, "test": {"u2": 0.25}}))
-    | dataset | split | accuracy (%) |
-    |---|---|---|
-    | semeval2012 | validation | 50.0 |
-    | u2 | test | 25.0 |
+    | dataset     | split      | n | accuracy | 95% CI |
+    |-------------|------------|---|----------|--------|
+    | semeval2012 | validation |   | 50.0     |        |
+    | u2          | test       |   | 25.0     |        |
     """
+    validation, test = results.get("validation", {}), results.get("test", {})
+    counts = {**results.get("validation_n", {}), **results.get("test_n", {})}
     rows = []
-    for key, value in results.get("validation", {}).items():
-        if key.endswith("_accuracy") and key != "validation_mean_accuracy":
-            rows.append((key[: -len("_accuracy")].replace("_validation", ""), "validation", value))
-    test = results.get("test", {})
+    for key, value in validation.items():
+        if key.endswith("_accuracy"):
+            name = key[: -len("_accuracy")]
+            interval = [validation.get(f"{key}_ci_low"), validation.get(f"{key}_ci_high")]
+            label = "mean" if name == "validation_mean" else name.replace("_validation", "")
+            rows.append([label, "validation", counts.get(name, ""), percent(value), interval_text(interval)])
+    intervals = results.get("test_intervals", {})
     for name, value in test.items():
-        rows.append((name, "test", value))
+        rows.append([name, "test", counts.get(name, ""), percent(value), interval_text(intervals.get(name))])
     if len(test) > 1:
-        rows.append(("mean", "test", sum(test.values()) / len(test)))
-    lines = ["| dataset | split | accuracy (%) |", "|---|---|---|"]
-    lines += [f"| {name} | {split} | {100 * value:.1f} |" for name, split, value in rows]
-    return "\n".join(lines)
+        rows.append(["mean", "test", "", percent(sum(test.values()) / len(test)), ""])
+    return markdown_table(["dataset", "split", "n", "accuracy", "95% CI"], rows)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ See ``docs/data.md`` for names, splits, formats and the SemEval-2012 builder.
 
 from __future__ import annotations
 
+from .analogies import SELECTION_SOURCES, make_analogy_questions, selection_questions
 from .errors import DataFormatError, DatasetNotFoundError, UnknownDatasetError
 from .hierarchy import PARENT_CLASS_NAMES, parent_class_name, parent_classes, parent_of
 from .jsonl import read_jsonl, write_jsonl
@@ -42,7 +43,7 @@ from .names import (
     list_datasets,
 )
 from .pairfile import PAIR_FILE_FORMATS, read_pairs
-from .records import AnalogyQuestion, LexicalPair, MappingProblem, Pair, RelationRecord
+from .records import RANDOM_LABELS, AnalogyQuestion, LexicalPair, MappingProblem, Pair, RelationRecord, is_random_label
 from .sampling import stratified_sample
 from .semeval import build_semeval2012
 from .sources import DATA_DIR_ENV, record_sources, resolve_data_dir
@@ -58,6 +59,8 @@ __all__ = [
     "MAPPING_DATASETS",
     "PAIR_FILE_FORMATS",
     "PARENT_CLASS_NAMES",
+    "RANDOM_LABELS",
+    "SELECTION_SOURCES",
     "RELATION_SIMILARITY_DATASETS",
     "RELATION_SIMILARITY_SPLITS",
     "STARTER_DIR",
@@ -70,6 +73,7 @@ __all__ = [
     "RelationRecord",
     "UnknownDatasetError",
     "build_semeval2012",
+    "is_random_label",
     "list_datasets",
     "load_analogy",
     "load_labelled_pairs",
@@ -77,6 +81,7 @@ __all__ = [
     "load_lexical_splits",
     "load_mapping",
     "load_relation_similarity",
+    "make_analogy_questions",
     "parent_class_name",
     "parent_classes",
     "parent_of",
@@ -84,6 +89,7 @@ __all__ = [
     "read_pairs",
     "record_sources",
     "resolve_data_dir",
+    "selection_questions",
     "semeval_validation_questions",
     "stratified_sample",
     "write_jsonl",

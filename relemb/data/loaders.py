@@ -190,7 +190,9 @@ _SAT_NOTE = (
 
 def load_analogy(name_or_path: PathArg, split: str = "test", data_dir: PathArg | None = None) -> list[AnalogyQuestion]:
     """Load analogy questions by name (``sat``, ``sat_full``, ``u2``, ``u4``, ``google``, ``bats``, any other
-    ``relbert/analogy_questions`` config, ``semeval2012`` (validation), ``starter``) or from a path.
+    ``relbert/analogy_questions`` config, ``semeval2012`` (validation), ``starter``, ``selection`` (relemb's
+    model-selection set, made from validation splits: :func:`relemb.data.analogies.selection_questions`) or
+    from a path.
 
     ``sat_full`` (374 questions) is read from its own folder when present, else built from ``sat``'s test
     then validation questions.
@@ -211,6 +213,10 @@ def load_analogy(name_or_path: PathArg, split: str = "test", data_dir: PathArg |
     split = check_split(canonical, split, analogy_splits(canonical))
     if canonical == "semeval2012":
         return semeval_validation_questions(load_relation_similarity("semeval2012", "validation", data_dir))
+    if canonical == "selection":
+        from .analogies import selection_questions
+
+        return selection_questions(data_dir)
     if canonical == "starter":
         return _read(_starter("analogy", split), AnalogyQuestion.from_dict, canonical, split)
     if canonical == "sat_full":
@@ -302,10 +308,10 @@ def load_lexical_splits(
     ``test.jsonl`` and optionally ``val.jsonl``, or a mapping of split lists (train and test required).
     """
     if isinstance(dataset, Mapping):
-        splits = {
-            name: (list(dataset[name]) if dataset.get(name) is not None else None)
-            for name in ("train", "validation", "test")
-        }
+        splits: dict[str, list[LexicalPair] | None] = {}
+        for name in ("train", "validation", "test"):
+            given = dataset.get(name)
+            splits[name] = list(given) if given is not None else None
         for name in ("train", "test"):
             if splits[name] is None:
                 raise ValueError(f"the lexical dataset has no {name!r} split")

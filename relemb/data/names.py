@@ -65,6 +65,7 @@ ANALOGY_SPLITS: dict[str, tuple[str, ...]] = {name: _VT for name in ANALOGY_DATA
 ANALOGY_SPLITS["sat_full"] = ("test",)
 ANALOGY_SPLITS["semeval2012"] = ("validation",)
 ANALOGY_SPLITS["starter"] = _VT
+ANALOGY_SPLITS["selection"] = ("validation",)  # made from validation splits only (relemb.data.analogies)
 
 LEXICAL_SPLITS: dict[str, tuple[str, ...]] = {name: ("train", "validation", "test") for name in LEXICAL_DATASETS}
 LEXICAL_SPLITS["CogALexV"] = ("train", "test")
@@ -164,7 +165,7 @@ def list_datasets() -> dict[str, list[str]]:
     ['semeval2012', 'starter']
     """
     return {
-        "analogy": [*ANALOGY_DATASETS, "semeval2012", "starter"],
+        "analogy": [*ANALOGY_DATASETS, "semeval2012", "starter", "selection"],
         "lexical": list(LEXICAL_DATASETS),
         "relation_similarity": list(RELATION_SIMILARITY_DATASETS),
         "mapping": list(MAPPING_DATASETS),

@@ -21,7 +21,28 @@ from typing import Any
 
 from relemb.pairs import Pair, check_pair, check_word
 
-__all__ = ["AnalogyQuestion", "LexicalPair", "MappingProblem", "Pair", "RelationRecord"]
+__all__ = [
+    "RANDOM_LABELS",
+    "AnalogyQuestion",
+    "LexicalPair",
+    "MappingProblem",
+    "Pair",
+    "RelationRecord",
+    "is_random_label",
+]
+
+
+#: Relation labels the lexical datasets use for unrelated pairs (BLESS/CogALexV/ROOT09 ``random``, K&H+N ``false``).
+RANDOM_LABELS = frozenset({"random", "false"})
+
+
+def is_random_label(relation: str) -> bool:
+    """Whether a lexical dataset's relation label marks an unrelated pair (``random``, ``RANDOM``, ``false``).
+
+    >>> is_random_label("RANDOM"), is_random_label("hyper")
+    (True, False)
+    """
+    return relation.strip().lower() in RANDOM_LABELS
 
 
 def _pairs(value: Any, what: str) -> tuple[Pair, ...]:

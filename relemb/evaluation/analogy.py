@@ -35,6 +35,8 @@ import numpy as np
 from relemb.choices import ANALOGY_DIRECTIONS, check_choice
 from relemb.data import AnalogyQuestion, load_analogy
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
+from relemb.evaluation.statistics import N_RESAMPLES, bootstrap_interval
+from relemb.results import fingerprint
 
 __all__ = [
     "ANALOGY_DIRECTIONS",
@@ -240,15 +242,21 @@ def score_questions(
 
 @dataclass
 class AnalogyResult:
-    """The score of one analogy dataset: ``accuracy`` in [0, 1], per-``prefix`` accuracies, predictions."""
+    """The score of one analogy dataset: ``accuracy`` in [0, 1] with its 95% bootstrap ``interval`` over the
+    questions, per-``prefix`` accuracies, and what :func:`~relemb.evaluation.compare_results` needs to pair two
+    models question by question: the ``predictions`` and ``correct`` flags, in question order, and the
+    ``questions_sha256`` fingerprint of the questions."""
 
     dataset: str
     split: str
     direction: str
     accuracy: float
     n_questions: int
+    interval: tuple[float, float] = (float("nan"), float("nan"))
     per_group: dict[str, dict[str, float]] = field(default_factory=dict)
     predictions: list[int] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
+    questions_sha256: str = ""
     n_pairs: int = 0
     seconds: float = 0.0
 
@@ -258,10 +266,14 @@ class AnalogyResult:
             "split": self.split,
             "direction": self.direction,
             "accuracy": self.accuracy,
+            "interval": list(self.interval),
+            "n": self.n_questions,
             "n_questions": self.n_questions,
             "n_pairs": self.n_pairs,
             "per_group": self.per_group,
             "predictions": self.predictions,
+            "correct": self.correct,
+            "questions_sha256": self.questions_sha256,
             "seconds": round(self.seconds, 3),
         }
 
@@ -301,6 +313,8 @@ def evaluate_analogy(
     show_progress_bar: bool | None = None,
     name: str | None = None,
     cache: dict | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
 ) -> AnalogyResult:
     """Score ``model`` on an analogy dataset: every unique pair is embedded once, in one batched pass.
 
@@ -312,12 +326,13 @@ def evaluate_analogy(
         split: ``test`` or ``validation``.
         direction: ``forward`` (as published) | ``reverse`` | ``bidirectional``.
         cache: an optional ``{pair: vector}`` dict shared across calls (pairs in it are not re-embedded).
+        n_resamples, seed: the bootstrap of the 95% interval over the questions.
 
     Example::
 
         model = RelBERT.from_pretrained("minilm")
         result = evaluate_analogy(model, "u2", data_dir="/data/relbert")
-        print(result.accuracy, result.per_group)
+        print(result.accuracy, result.interval, result.per_group)
     """
     check_direction(direction)
     start = time.perf_counter()
@@ -333,8 +348,11 @@ def evaluate_analogy(
         direction=direction,
         accuracy=float(correct.mean()),
         n_questions=len(questions),
+        interval=bootstrap_interval(correct, n_resamples=n_resamples, seed=seed),
         per_group=group_accuracy(correct.tolist(), [q.prefix for q in questions]),
         predictions=predictions.tolist(),
+        correct=correct.tolist(),
+        questions_sha256=fingerprint([q.stem, q.choice, q.answer] for q in questions),
         n_pairs=len(pairs),
         seconds=time.perf_counter() - start,
     )

@@ -39,6 +39,8 @@ from relemb._io import to_jsonable
 from relemb.data import LexicalPair, load_lexical_splits, stratified_sample
 from relemb.data.names import canonical_lexical_name
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
+from relemb.evaluation.statistics import N_RESAMPLES, f1_interval
+from relemb.results import fingerprint
 
 __all__ = [
     "DEFAULT_GRID",
@@ -244,7 +246,9 @@ def tune_classifier(
 # ------------------------------------------------------------------------------------------- runner
 @dataclass
 class ClassificationResult:
-    """Test scores of one dataset (F1 in [0, 1]), the chosen hyper-parameters and how they were chosen."""
+    """Test scores of one dataset (F1 in [0, 1], each with its 95% bootstrap interval over the test pairs), the
+    chosen hyper-parameters and how they were chosen, and the test ``labels`` and ``predictions`` in pair order
+    (with the ``pairs_sha256`` fingerprint of the test pairs) for paired comparisons of two models."""
 
     dataset: str
     micro_f1: float
@@ -261,12 +265,20 @@ class ClassificationResult:
     search: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    micro_f1_interval: tuple[float, float] = (float("nan"), float("nan"))
+    macro_f1_interval: tuple[float, float] = (float("nan"), float("nan"))
+    labels: list[str] = field(default_factory=list)
+    predictions: list[str] = field(default_factory=list)
+    pairs_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
             "micro_f1": self.micro_f1,
+            "micro_f1_interval": list(self.micro_f1_interval),
             "macro_f1": self.macro_f1,
+            "macro_f1_interval": list(self.macro_f1_interval),
+            "n": self.n_test,
             "accuracy": self.accuracy,
             "per_relation": self.per_relation,
             "best_params": {k: to_jsonable(v) for k, v in self.best_params.items()},
@@ -279,6 +291,9 @@ class ClassificationResult:
             "tuning_train_size": self.tuning_train_size,
             "search": self.search,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "labels": self.labels,
+            "predictions": self.predictions,
+            "pairs_sha256": self.pairs_sha256,
         }
 
 
@@ -299,6 +314,7 @@ def evaluate_classification(
     tune_max_train: int | None = TUNE_MAX_TRAIN,
     cache: MutableMapping[Pair, np.ndarray] | None = None,
     name: str | None = None,
+    n_resamples: int = N_RESAMPLES,
 ) -> ClassificationResult:
     """Train and test the MLP probe on one lexical relation dataset (see the module docstring).
 
@@ -313,6 +329,7 @@ def evaluate_classification(
         tune_max_train: the grid's models are fit on at most this many training pairs (stratified sample;
             ``None``/0: all); the final model always sees the whole training split.
         cache: an optional ``{pair: vector}`` dict shared across datasets.
+        n_resamples: bootstrap resamples of the 95% intervals of the F1 scores (seeded with ``seed``).
 
     Example::
 
@@ -377,6 +394,11 @@ def evaluate_classification(
             "total": time.perf_counter() - start,
         },
         seed=seed,
+        micro_f1_interval=f1_interval(y_test, predictions, labels, average="micro", n_resamples=n_resamples, seed=seed),
+        macro_f1_interval=f1_interval(y_test, predictions, labels, average="macro", n_resamples=n_resamples, seed=seed),
+        labels=list(y_test),
+        predictions=list(predictions),
+        pairs_sha256=fingerprint(r.pair for r in splits["test"] or []),
     )
     logger.info(
         "classification %s: micro F1 %.4f, macro F1 %.4f (best %s)",

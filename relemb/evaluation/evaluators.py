@@ -25,6 +25,7 @@ from sentence_transformers.base.evaluation import BaseEvaluator, SequentialEvalu
 
 from relemb.data import AnalogyQuestion
 from relemb.evaluation.analogy import check_direction, predict_answers, question_pairs, score_questions
+from relemb.evaluation.statistics import N_RESAMPLES, bootstrap_interval, mean_accuracy_interval
 
 __all__ = ["AnalogyEvaluator", "ValidationEvaluator"]
 
@@ -39,7 +40,8 @@ class AnalogyEvaluator(BaseEvaluator):
     choice most similar (cosine) to the stem, the first maximum winning ties.
 
     **Metric keys.** Called directly it returns ``{"<name>_accuracy": a}`` (``{"accuracy": a}`` when
-    ``name`` is empty) with ``a`` in [0, 1], and ``primary_metric == "<name>_accuracy"``. Inside
+    ``name`` is empty) with ``a`` in [0, 1], with the bounds of its 95% bootstrap interval over the questions
+    (``<name>_accuracy_ci_low``, ``<name>_accuracy_ci_high``), and ``primary_metric == "<name>_accuracy"``. Inside
     ``SentenceTransformerTrainer`` the key is logged as ``eval_<name>_accuracy``: with
     ``name="semeval2012_validation"`` set ``metric_for_best_model="eval_semeval2012_validation_accuracy"``
     (``greater_is_better=True``). In a ``SequentialEvaluator`` the keys are the same.
@@ -70,6 +72,7 @@ class AnalogyEvaluator(BaseEvaluator):
         batch_size: int = 64,
         show_progress_bar: bool = False,
         write_csv: bool = True,
+        n_resamples: int = N_RESAMPLES,
     ) -> None:
         super().__init__()
         questions = list(questions)
@@ -91,7 +94,10 @@ class AnalogyEvaluator(BaseEvaluator):
         self.greater_is_better = True
         self.primary_metric = f"{name}_accuracy" if name else "accuracy"
         self.csv_file = f"analogy_evaluation{'_' + name if name else ''}_results.csv"
-        self.csv_headers = ["epoch", "steps", "accuracy"]
+        self.csv_headers = ["epoch", "steps", "accuracy", "ci_low", "ci_high"]
+        self.n_resamples = int(n_resamples)
+        #: per question, whether the last call answered it right (what ValidationEvaluator's interval needs)
+        self.last_correct: np.ndarray | None = None
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
@@ -104,9 +110,15 @@ class AnalogyEvaluator(BaseEvaluator):
         embeddings = np.asarray(embeddings)
         lookup = dict(zip(self.pairs, embeddings))
         predictions = predict_answers(score_questions(self.questions, lookup, self.direction))
-        accuracy = float(np.mean(predictions == self.answers))
+        correct = predictions == self.answers
+        accuracy = float(np.mean(correct))
+        low, high = bootstrap_interval(correct, n_resamples=self.n_resamples)
+        self.last_correct = correct
         where = f" in epoch {epoch} after {steps} steps" if epoch != -1 else ""
-        logger.info("AnalogyEvaluator %r%s: accuracy %.2f%%", self.name, where, 100 * accuracy)
+        logger.info(
+            "AnalogyEvaluator %r%s: accuracy %.2f%% (95%% CI %.1f-%.1f, n=%d)",
+            self.name, where, 100 * accuracy, 100 * low, 100 * high, len(correct),
+        )  # fmt: skip
 
         if output_path is not None and self.write_csv:
             os.makedirs(output_path, exist_ok=True)
@@ -116,9 +128,10 @@ class AnalogyEvaluator(BaseEvaluator):
                 writer = csv.writer(handle)
                 if is_new:
                     writer.writerow(self.csv_headers)
-                writer.writerow([epoch, steps, accuracy])
+                writer.writerow([epoch, steps, accuracy, low, high])
 
-        metrics = self.prefix_name_to_metrics({"accuracy": accuracy}, self.name)
+        scores = {"accuracy": accuracy, "accuracy_ci_low": low, "accuracy_ci_high": high}
+        metrics = self.prefix_name_to_metrics(scores, self.name)
         if hasattr(encoder, "model_card_data"):
             self.store_metrics_in_model_card_data(encoder, metrics, epoch, steps)
         return metrics
@@ -134,7 +147,8 @@ class AnalogyEvaluator(BaseEvaluator):
 class ValidationEvaluator(SequentialEvaluator):
     """The model-selection evaluator of ``relemb-train``: every validation set's accuracy plus their mean,
     ``validation_mean_accuracy`` (logged by the trainer as ``eval_validation_mean_accuracy``, the default
-    ``metric_for_best_model``).
+    ``metric_for_best_model``), with the 95% bootstrap interval of the mean (``..._ci_low``, ``..._ci_high``:
+    each resample draws every set's questions anew).
 
     Args:
         evaluators: one :class:`AnalogyEvaluator` per validation set (their metric names must differ).
@@ -157,5 +171,11 @@ class ValidationEvaluator(SequentialEvaluator):
         """Run every evaluator on ``model``; their metrics plus ``validation_mean_accuracy``."""
         results = super().__call__(model, output_path, epoch, steps)
         results["validation_mean_accuracy"] = results.pop("sequential_score")
+        correct = [evaluator.last_correct for evaluator in self.evaluators]
+        if all(c is not None for c in correct):
+            n_resamples = min(evaluator.n_resamples for evaluator in self.evaluators)
+            low, high = mean_accuracy_interval(correct, n_resamples=n_resamples)  # type: ignore[arg-type]
+            results["validation_mean_accuracy_ci_low"] = low
+            results["validation_mean_accuracy_ci_high"] = high
         self.primary_metric = "validation_mean_accuracy"
         return results

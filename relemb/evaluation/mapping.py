@@ -37,6 +37,7 @@ import numpy as np
 
 from relemb.data import MappingProblem, load_mapping
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
+from relemb.evaluation.statistics import N_RESAMPLES, bootstrap_interval
 
 __all__ = [
     "MAX_EXACT_TERMS",
@@ -215,7 +216,8 @@ def mapping_accuracy(permutation: Sequence[int], gold: Sequence[int] | None = No
 # ------------------------------------------------------------------------------------------- runner
 @dataclass
 class MappingResult:
-    """Relation mapping scores: ``accuracy`` = share of all terms mapped right (micro over problems)."""
+    """Relation mapping scores: ``accuracy`` = share of all terms mapped right (micro over problems), with its
+    95% bootstrap ``interval`` over the problems."""
 
     dataset: str
     accuracy: float
@@ -226,11 +228,14 @@ class MappingResult:
     objective: str
     problems: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    interval: tuple[float, float] = (float("nan"), float("nan"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
             "accuracy": self.accuracy,
+            "interval": list(self.interval),
+            "n": self.n_problems,
             "mean_problem_accuracy": self.mean_problem_accuracy,
             "exact_match": self.exact_match,
             "n_problems": self.n_problems,
@@ -268,6 +273,7 @@ def evaluate_mapping(
     batch_size: int = 64,
     show_progress_bar: bool | None = None,
     name: str | None = None,
+    n_resamples: int = N_RESAMPLES,
 ) -> MappingResult:
     """Solve every mapping problem of a dataset with ``model``'s relation embeddings and score it.
 
@@ -298,7 +304,8 @@ def evaluate_mapping(
     embeddings = embed_pairs(model, pairs, batch_size, show_progress_bar)
     dim = len(next(iter(embeddings.values())))
     rng = np.random.default_rng(seed)
-    details, correct, total = [], 0, 0
+    details: list[dict[str, Any]] = []
+    right, sizes = [], []
     for problem in problems:
         n = len(problem.source)
         order = rng.permutation(n)  # shuffled target k = original target order[k]
@@ -311,8 +318,8 @@ def evaluate_mapping(
         )
         predicted = order[perm]  # source i -> original target index
         accuracy = mapping_accuracy(predicted)
-        correct += int(np.sum(predicted == np.arange(n)))
-        total += n
+        right.append(int(np.sum(predicted == np.arange(n))))
+        sizes.append(n)
         details.append(
             {
                 "source": list(problem.source),
@@ -323,9 +330,13 @@ def evaluate_mapping(
             }
         )
     per_problem = [d["accuracy"] for d in details]
+    interval = bootstrap_interval(
+        right, lambda r, n: r.sum() / n.sum(), paired=[sizes], n_resamples=n_resamples, seed=seed
+    )
     return MappingResult(
         dataset=label,
-        accuracy=correct / total,
+        accuracy=sum(right) / sum(sizes),
+        interval=interval,
         mean_problem_accuracy=float(np.mean(per_problem)),
         exact_match=float(np.mean([a == 1.0 for a in per_problem])),
         n_problems=len(problems),
