@@ -156,6 +156,7 @@ def run_make_analogies(args: argparse.Namespace) -> int:
     from relemb.data.names import normalize_split
 
     output = check_output(args.output, ".jsonl")
+    assert output is not None, "--output is a required option"
     split = normalize_split(args.split)
     if split == "test" and not args.allow_test_split:
         raise ValueError(
