@@ -18,7 +18,6 @@ The attention studies (``attention-probe``, ``attention-trace``, ``attention-hea
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from relemb.cli.options import (
     add_output_option,
     add_progress_option,
     check_output,
+    file_stem,
     interval_text,
     load_model,
     model_info,
@@ -176,7 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     compare = subparsers.add_parser(
         "compare",
-        help="model B against model A on the same questions: the paired difference, its 95% CI, McNemar's test",
+        help="model B against model A on the same questions: the paired difference, its 95%% CI, McNemar's test",
         description="Compare two results files of relemb-eval analogy|classification (or relemb-train's "
         "results.json) question by question: B - A with a paired-bootstrap 95%% interval and McNemar's exact test.",
     )
@@ -407,17 +407,13 @@ def _plot_paths(datasets: Sequence[str], output: str | None) -> dict[str, Path]:
     """Where each dataset's plot goes: ``--output`` names one ``.png`` file (one dataset) or a folder (one
     ``<dataset>.png`` each; created when missing), checked before any work."""
 
-    def stem(name: str) -> str:
-        base = Path(name).stem if (os.sep in name or name.endswith(".jsonl")) else name
-        return "".join(c if c.isalnum() or c in "-_." else "_" for c in base) or "plot"
-
     if output is not None and Path(output).suffix and not Path(output).expanduser().is_dir():
         target = check_output(output, ".png")  # a file name: it must be a PNG (never a folder named x.txt)
         if len(datasets) > 1:
             raise ValueError("--output names one PNG file but several datasets were given; give a folder instead")
         return {datasets[0]: target}
     folder = Path(output).expanduser() if output is not None else Path(".")
-    return {name: check_output(str(folder / f"{stem(name)}.png"), ".png") for name in datasets}
+    return {name: check_output(str(folder / f"{file_stem(name)}.png"), ".png") for name in datasets}
 
 
 def _run_plot(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from relemb.choices import INFERENCE_BACKENDS, POOLING_MODES
 from relemb.pairs import PAIR_METAVAR, Pair, check_pair, parse_pair
@@ -259,9 +259,13 @@ def pairs_from(values: Sequence[str | tuple[str, str]] | None) -> list[Pair]:
     return [check_pair(value) if isinstance(value, tuple) else parse_pair(value) for value in values or []]
 
 
+@overload
+def check_output(path: None, suffixes: str | Sequence[str], option: str = ...) -> None: ...
+@overload
+def check_output(path: str, suffixes: str | Sequence[str], option: str = ...) -> Path: ...
 def check_output(path: str | None, suffixes: str | Sequence[str], option: str = "--output") -> Path | None:
     """Check before any work that ``path`` can be written: not a folder, the right suffix, a writable folder
-    (created later if missing). Errors name the option and the user's path."""
+    (created later if missing). Errors name the option and the user's path; ``None`` passes through."""
     if path is None:
         return None
     from relemb._io import output_file

@@ -123,12 +123,13 @@ def analogy_scores(
     needs_reverse = direction != "forward"
     if needs_reverse and (reverse_stem_emb is None or reverse_choice_embs is None):
         raise ValueError(f"direction {direction!r} needs reverse_stem_emb and reverse_choice_embs")
-    forward = None
+    forward: list[np.ndarray] = []
     if direction != "reverse":
         stem_emb = _check_shapes(stem_emb, choice_embs, "")
         forward = [cosine_rows(s, c) for s, c in zip(stem_emb, choice_embs)]
     if not needs_reverse:
         return forward
+    assert reverse_stem_emb is not None and reverse_choice_embs is not None  # checked above
     reverse_stem_emb = _check_shapes(reverse_stem_emb, reverse_choice_embs, "reverse ")
     reverse = [cosine_rows(s, c) for s, c in zip(reverse_stem_emb, reverse_choice_embs)]
     if direction == "reverse":
@@ -177,12 +178,12 @@ def analogy_accuracy(
         reverse_stem_emb=reverse_stem_emb,
         reverse_choice_embs=reverse_choice_embs,
     )
-    answers = np.asarray(answers, dtype=np.int64)
-    if len(answers) != len(scores):
-        raise ValueError(f"got {len(scores)} questions but {len(answers)} answers")
-    if len(answers) == 0:
+    expected = np.asarray(answers, dtype=np.int64)
+    if len(expected) != len(scores):
+        raise ValueError(f"got {len(scores)} questions but {len(expected)} answers")
+    if len(expected) == 0:
         raise ValueError("no questions to score")
-    return float(np.mean(predict_answers(scores) == answers))
+    return float(np.mean(predict_answers(scores) == expected))
 
 
 def group_accuracy(correct: Sequence[bool], groups: Sequence[str | None]) -> dict[str, dict[str, float]]:
@@ -211,7 +212,7 @@ def question_pairs(questions: Sequence[AnalogyQuestion], direction: str = "forwa
     for question in questions:
         for pair in (question.stem, *question.choice):
             if direction != "reverse":
-                unique.setdefault(tuple(pair), None)
+                unique.setdefault((pair[0], pair[1]), None)
             if direction != "forward":
                 unique.setdefault((pair[1], pair[0]), None)
     return list(unique)
@@ -225,16 +226,18 @@ def score_questions(
     """Choice scores of each question from a lookup ``pair -> embedding`` (a dict or anything indexable by pair)."""
 
     def lookup(pairs: Sequence[Pair], reverse: bool) -> np.ndarray:
-        return np.stack([embeddings[(p[1], p[0]) if reverse else tuple(p)] for p in pairs])
+        return np.stack([embeddings[(p[1], p[0]) if reverse else (p[0], p[1])] for p in pairs])
 
-    stems = lookup([q.stem for q in questions], False) if direction != "reverse" else None
-    choices = [lookup(q.choice, False) for q in questions] if direction != "reverse" else None
-    rev_stems = rev_choices = None
+    rev_stems: np.ndarray | None = None
+    rev_choices: list[np.ndarray] | None = None
     if direction != "forward":
         rev_stems = lookup([q.stem for q in questions], True)
         rev_choices = [lookup(q.choice, True) for q in questions]
     if direction == "reverse":
+        assert rev_stems is not None and rev_choices is not None
         stems, choices = rev_stems, rev_choices
+    else:
+        stems, choices = lookup([q.stem for q in questions], False), [lookup(q.choice, False) for q in questions]
     return analogy_scores(
         stems, choices, direction=direction, reverse_stem_emb=rev_stems, reverse_choice_embs=rev_choices
     )

@@ -89,7 +89,7 @@ def pair_features(
     >>> pair_features(Fake(), [("ab", "c")]).tolist()
     [[2.0, 1.0, 1.0, 2.0]]
     """
-    pairs = [tuple(p) for p in pairs]
+    pairs = [(p[0], p[1]) for p in pairs]
     if not pairs:
         raise ValueError("no pairs to featurize")
     both = [p for pair in pairs for p in (pair, (pair[1], pair[0]))]
@@ -190,17 +190,18 @@ def tune_classifier(
         raise ValueError(f"refit_on must be one of {', '.join(REFIT_CHOICES)}, got {refit_on!r}")
     grid = _check_grid(DEFAULT_GRID if grid is None else grid)
     has_val = x_val is not None and y_val is not None and len(y_val) > 0
-    y_train = np.asarray(y_train)
-    if len(set(y_train.tolist())) < 2:
+    labels = np.asarray(y_train)
+    if len(set(labels.tolist())) < 2:
         raise ValueError("the training split needs at least two relation classes")
     estimator = build_classifier(seed, standardize, **(mlp_params or {}))
     param_grid = {f"mlp__{key}": values for key, values in grid.items()}
-    keep = stratified_sample(y_train, tune_max_train, seed)
-    x_tune, y_tune = x_train[keep], y_train[keep]
+    keep = stratified_sample(labels, tune_max_train, seed)
+    x_tune, y_tune = x_train[keep], labels[keep]
     if has_val:
+        assert x_val is not None and y_val is not None  # has_val
         x_all = np.concatenate([x_tune, x_val])
         y_all = np.concatenate([y_tune, np.asarray(y_val)])
-        cv = PredefinedSplit(np.r_[np.full(len(y_tune), -1), np.zeros(len(y_val), dtype=int)])
+        cv = PredefinedSplit(np.r_[np.full(len(y_tune), -1), np.zeros(len(y_val), dtype=np.int64)])
         tuning = "validation"
     else:
         if refit_on != "train":
@@ -221,9 +222,10 @@ def tune_classifier(
         best = {key.removeprefix("mlp__"): value for key, value in search.best_params_.items()}
         final = clone(estimator).set_params(**search.best_params_)
         if refit_on == "train+validation":
-            final.fit(np.concatenate([x_train, x_val]), np.concatenate([y_train, np.asarray(y_val)]))
+            assert x_val is not None and y_val is not None  # refit_on needs has_val
+            final.fit(np.concatenate([x_train, x_val]), np.concatenate([labels, np.asarray(y_val)]))
         else:
-            final.fit(x_train, y_train)
+            final.fit(x_train, labels)
     results = search.cv_results_
     scores = [
         {
@@ -347,14 +349,14 @@ def evaluate_classification(
     pair_features(model, all_pairs, batch_size, show_progress_bar, cache=cache)
     embedded = time.perf_counter()
 
-    def featurize(records: list[LexicalPair] | None) -> tuple[np.ndarray | None, list[str] | None]:
-        if records is None:
-            return None, None
+    def featurize(records: list[LexicalPair]) -> tuple[np.ndarray, list[str]]:
         return pair_features(model, [r.pair for r in records], cache=cache), [r.relation for r in records]
 
-    x_train, y_train = featurize(splits["train"])
-    x_val, y_val = featurize(splits["validation"])
-    x_test, y_test = featurize(splits["test"])
+    train_records, test_records = splits["train"], splits["test"]
+    assert train_records is not None and test_records is not None  # load_lexical_splits requires both
+    x_train, y_train = featurize(train_records)
+    x_test, y_test = featurize(test_records)
+    x_val, y_val = featurize(splits["validation"]) if splits["validation"] is not None else (None, None)
     classifier, best, info = tune_classifier(
         x_train,
         y_train,
@@ -398,7 +400,7 @@ def evaluate_classification(
         macro_f1_interval=f1_interval(y_test, predictions, labels, average="macro", n_resamples=n_resamples, seed=seed),
         labels=list(y_test),
         predictions=list(predictions),
-        pairs_sha256=fingerprint(r.pair for r in splits["test"] or []),
+        pairs_sha256=fingerprint(r.pair for r in test_records),
     )
     logger.info(
         "classification %s: micro F1 %.4f, macro F1 %.4f (best %s)",

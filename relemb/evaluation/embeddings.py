@@ -26,7 +26,9 @@ Pair = tuple[str, str]
 class PairEmbedder(Protocol):
     """Anything that embeds word pairs: a :class:`relemb.RelBERT` or a test double."""
 
-    def get_embedding(self, pairs: Any, batch_size: int = ..., show_progress_bar: bool | None = ...) -> np.ndarray: ...
+    def get_embedding(
+        self, pairs: Any, batch_size: int = ..., *, show_progress_bar: bool | None = ...
+    ) -> np.ndarray: ...
 
 
 def embed_pairs(
@@ -40,7 +42,7 @@ def embed_pairs(
 
     With ``cache`` (a dict), pairs already in it are not embedded again and new ones are added to it.
     """
-    wanted = list(dict.fromkeys(tuple(p) for p in pairs))
+    wanted: list[Pair] = list(dict.fromkeys((p[0], p[1]) for p in pairs))
     known = cache if cache is not None else {}
     missing = [p for p in wanted if p not in known]
     if missing:
@@ -57,7 +59,7 @@ def embed_pairs(
 
 def pair_matrix(embeddings: dict[Pair, np.ndarray], pairs: Iterable[Pair]) -> np.ndarray:
     """Stack the embeddings of ``pairs`` (in order) into an ``(n, d)`` float32 matrix."""
-    rows = [embeddings[tuple(p)] for p in pairs]
+    rows = [embeddings[(p[0], p[1])] for p in pairs]
     if not rows:
         raise ValueError("no pairs to stack")
     return np.stack(rows).astype(np.float32, copy=False)

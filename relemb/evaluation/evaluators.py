@@ -171,10 +171,11 @@ class ValidationEvaluator(SequentialEvaluator):
         """Run every evaluator on ``model``; their metrics plus ``validation_mean_accuracy``."""
         results = super().__call__(model, output_path, epoch, steps)
         results["validation_mean_accuracy"] = results.pop("sequential_score")
-        correct = [evaluator.last_correct for evaluator in self.evaluators]
-        if all(c is not None for c in correct):
-            n_resamples = min(evaluator.n_resamples for evaluator in self.evaluators)
-            low, high = mean_accuracy_interval(correct, n_resamples=n_resamples)  # type: ignore[arg-type]
+        evaluators = [e for e in self.evaluators if isinstance(e, AnalogyEvaluator)]
+        correct = [e.last_correct for e in evaluators if e.last_correct is not None]
+        if correct and len(correct) == len(self.evaluators):
+            n_resamples = min(e.n_resamples for e in evaluators)
+            low, high = mean_accuracy_interval(correct, n_resamples=n_resamples)
             results["validation_mean_accuracy_ci_low"] = low
             results["validation_mean_accuracy_ci_high"] = high
         self.primary_metric = "validation_mean_accuracy"

@@ -123,6 +123,8 @@ def _exact(similarity: np.ndarray, objective: str, chunk: int = 40320) -> tuple[
         index = int(np.argmax(scores))  # first maximum (lexicographic order) wins
         if scores[index] > best_score:
             best_perm, best_score = block[index], float(scores[index])
+    if best_perm is None:
+        raise ValueError("exact search needs at least one term")
     return best_perm, best_score
 
 
@@ -195,22 +197,23 @@ def solve_mapping(
         perm, score = _climb(similarity, start, objective, swaps)
         if score > best_score + 1e-12:
             best_perm, best_score = perm, score
+    assert best_perm is not None  # the beam gives at least one start
     return best_perm, best_score
 
 
-def mapping_accuracy(permutation: Sequence[int], gold: Sequence[int] | None = None) -> float:
+def mapping_accuracy(permutation: Sequence[int] | np.ndarray, gold: Sequence[int] | np.ndarray | None = None) -> float:
     """Share of source terms mapped to their gold target (default gold: the identity ``i -> i``).
 
     >>> mapping_accuracy([0, 2, 1, 3])
     0.5
     """
-    permutation = np.asarray(permutation)
-    gold = np.arange(len(permutation)) if gold is None else np.asarray(gold)
-    if permutation.shape != gold.shape or permutation.size == 0:
+    predicted = np.asarray(permutation)
+    expected = np.arange(len(predicted)) if gold is None else np.asarray(gold)
+    if predicted.shape != expected.shape or predicted.size == 0:
         raise ValueError(
-            f"permutation and gold must be non-empty and of the same length, got {permutation.shape}, {gold.shape}"
+            f"permutation and gold must be non-empty and of the same length, got {predicted.shape}, {expected.shape}"
         )
-    return float(np.mean(permutation == gold))
+    return float(np.mean(predicted == expected))
 
 
 # ------------------------------------------------------------------------------------------- runner
