@@ -17,9 +17,11 @@ round-trips. A light module (no torch import).
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime
 import hashlib
+import io
 import json
 import logging
 import os
@@ -30,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from relemb._io import to_jsonable, write_json
+from relemb._io import to_jsonable, write_json, write_text
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "DatasetSource", "RunResult", "fingerprint", "known_fields", "library_versions"]
 
@@ -167,9 +169,39 @@ class RunResult:
         values["datasets"] = [DatasetSource.from_dict(item) for item in values.get("datasets") or []]
         return cls(**values)
 
+    def score_rows(self) -> list[dict[str, Any]]:
+        """The headline scores as flat rows, one per dataset and metric: ``dataset``, ``split``, ``n``,
+        ``metric``, ``value``, ``ci_low``, ``ci_high``. A metric is a number with an interval beside it
+        (``accuracy`` with ``interval``, ``micro_f1`` with ``micro_f1_interval``...).
+
+        >>> RunResult("analogy", {"u2": {"accuracy": 0.5, "interval": [0.4, 0.6], "n": 228, "split": "test"}}).score_rows()
+        [{'dataset': 'u2', 'split': 'test', 'n': 228, 'metric': 'accuracy', 'value': 0.5, 'ci_low': 0.4, 'ci_high': 0.6}]
+        """
+        rows = []
+        for dataset, entry in self.scores.items():
+            if not isinstance(entry, dict):
+                continue
+            for metric, value in entry.items():
+                interval = entry.get("interval" if metric == "accuracy" else f"{metric}_interval")
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and interval:
+                    rows.append({
+                        "dataset": dataset, "split": entry.get("split", ""), "n": entry.get("n", ""),
+                        "metric": metric, "value": value, "ci_low": interval[0], "ci_high": interval[1],
+                    })  # fmt: skip
+        return rows
+
     def save(self, path: str | os.PathLike) -> None:
-        """Write the result as JSON to ``path`` atomically."""
-        write_json(path, self.to_dict())
+        """Write the result to ``path`` atomically: the whole result as JSON (``.json``, readable with
+        :meth:`load`), or its headline scores as a CSV table (``.csv``, :meth:`score_rows`)."""
+        if Path(path).suffix.lower() != ".csv":
+            write_json(path, self.to_dict())
+            return
+        columns = ["dataset", "split", "n", "metric", "value", "ci_low", "ci_high"]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.score_rows())
+        write_text(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> RunResult:

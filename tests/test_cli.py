@@ -81,3 +81,25 @@ def test_unknown_arguments_are_refused_outside_train(capsys):
     with pytest.raises(SystemExit) as info:
         main(["data", "list", "--frobnicate"])
     assert info.value.code == 2 and "unrecognized arguments: --frobnicate" in capsys.readouterr().err
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path, tiny_bert_path):
+    import os
+    import signal
+    import time
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"w{i}\tv{i}\n" for i in range(20_000)), encoding="utf-8")
+    out = tmp_path / "out" / "vectors.npy"
+    out.parent.mkdir()
+    command = [sys.executable, "-m", "relemb", "embed", "pairs", str(pairs), "-o", str(out), "--model",
+               tiny_bert_path, "--chunk-size", "64", "--no-progress", "--device", "cpu"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.parent.glob(".vectors.npy.*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the embedding finished before it could be interrupted"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and "terminated" in err
+    assert os.listdir(out.parent) == []  # neither the matrix nor its hidden temporary file

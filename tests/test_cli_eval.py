@@ -360,3 +360,19 @@ def test_compare_refuses_unpairable_results(tmp_path, capsys):
     assert "different questions" in capsys.readouterr().err
     assert main(["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_output_as_csv(tiny_bert_path, analogy_file, tmp_path):
+    import csv
+
+    out = tmp_path / "scores.csv"
+    argv = ["eval", "analogy", "--model", tiny_bert_path, "--datasets", analogy_file, "starter", "--no-progress",
+            "--bootstrap-resamples", "100"]  # fmt: skip
+    assert main([*argv, "--output", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["dataset"], r["split"], r["n"], r["metric"]) for r in rows] == [
+        (analogy_file, "test", "3", "accuracy"),
+        ("starter", "test", "96", "accuracy"),
+    ]
+    assert all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in rows)
+    assert main([*argv, "--output", str(tmp_path / "scores.txt")]) == 2

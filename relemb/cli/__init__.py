@@ -8,7 +8,8 @@ sentence-transformers, so ``--help`` answers at once; a command imports what it 
 
 One error path: a problem the user can fix (a bad value, a missing file or model, no network, a missing
 extra) prints one ``error: ...`` line and exits with 2; ``--debug`` shows the traceback instead. Anything
-else is a bug and shows its traceback. Ctrl-C exits with 130.
+else is a bug and shows its traceback. Ctrl-C exits with 130 and SIGTERM (``timeout``, schedulers, container
+stops) with 143; both unwind the same way, so no half-written or hidden temporary file is left behind.
 
 >>> main(["--version"])  # doctest: +SKIP
 relemb 0.1.0
@@ -20,7 +21,9 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from relemb import __version__
@@ -74,12 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every atomic writer cleans up as it unwinds."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def _execute(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(run(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        terminated = isinstance(interrupt, Terminated)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         # the reader went away (``relemb data list | head``): stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -91,6 +106,9 @@ def _execute(run: Callable[[argparse.Namespace], int], args: argparse.Namespace)
         message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         print(f"error: {message or type(error).__name__}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,6 +47,7 @@ from relemb.data.names import LEXICAL_DATASETS
 __all__ = ["add_arguments", "run"]
 
 DEFAULT_ANALOGY = ("u2", "u4", "google", "bats")
+RESULTS_HELP = "write the results to this file: .json (everything, RunResult) or .csv (the scores with their intervals)"
 
 
 # ------------------------------------------------------------------------------------------ arguments
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=ANALOGY_DIRECTIONS,
         help="forward (default, as published), reverse or bidirectional",
     )
-    _common(analogy, "write the results as JSON to this file")
+    _common(analogy, RESULTS_HELP)
     analogy.set_defaults(_eval=_run_analogy)
 
     classification = subparsers.add_parser("classification", help="lexical relation classification with an MLP probe")
@@ -123,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     classification.add_argument("--seed", type=int, default=0, help="random seed of every fit (default 0)")
     classification.add_argument("--n-jobs", type=int, default=None, help="parallel grid-search fits (default 1)")
-    _common(classification, "write the results as JSON to this file")
+    _common(classification, RESULTS_HELP)
     classification.set_defaults(_eval=_run_classification)
 
     mapping = subparsers.add_parser("mapping", help="relation mapping accuracy (Ushio et al. 2023)")
@@ -148,7 +149,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mapping.add_argument("--beam-size", type=positive_int, default=16, help="beam width (default 16)")
     mapping.add_argument("--restarts", type=int, default=8, help="random restarts of the climbing (default 8)")
     mapping.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    _common(mapping, "write the results as JSON to this file")
+    _common(mapping, RESULTS_HELP)
     mapping.set_defaults(_eval=_run_mapping)
 
     plot = subparsers.add_parser("plot", help="2-D plot of a dataset's relation embeddings, coloured by relation")
@@ -218,7 +219,7 @@ def _run_analogy(args: argparse.Namespace) -> int:
     from relemb.evaluation.analogy import evaluate_analogy, load_questions
 
     started = time.perf_counter()
-    output = check_output(args.output, ".json")
+    output = check_output(args.output, (".json", ".csv"))
     data, sources = _preload(
         args.datasets, lambda name: load_questions(load_analogy(name, args.split, data_dir=args.data_dir))
     )
@@ -282,7 +283,7 @@ def _run_classification(args: argparse.Namespace) -> int:
     from relemb.evaluation.classification import evaluate_classification
 
     started = time.perf_counter()
-    output = check_output(args.output, ".json")
+    output = check_output(args.output, (".json", ".csv"))
     grid = _grid(args)
     data, sources = _preload(args.datasets, lambda name: load_lexical_splits(name, data_dir=args.data_dir))
     for name, splits in data.items():
@@ -338,7 +339,7 @@ def _run_mapping(args: argparse.Namespace) -> int:
     from relemb.evaluation.mapping import evaluate_mapping
 
     started = time.perf_counter()
-    output = check_output(args.output, ".json")
+    output = check_output(args.output, (".json", ".csv"))
     data, sources = _preload(args.datasets, lambda name: load_mapping(name, data_dir=args.data_dir))
     model = load_model(args)
     results = {}
@@ -380,7 +381,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     from relemb.evaluation.statistics import compare_results
     from relemb.results import RunResult
 
-    output = check_output(args.output, ".json")
+    output = check_output(args.output, (".json", ".csv"))
     a, b = RunResult.load(args.results_a), RunResult.load(args.results_b)
     comparisons = compare_results(a, b, n_resamples=args.bootstrap_resamples)
     rows = [

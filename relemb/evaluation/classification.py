@@ -276,6 +276,7 @@ class ClassificationResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
+            "split": "test",
             "micro_f1": self.micro_f1,
             "micro_f1_interval": list(self.micro_f1_interval),
             "macro_f1": self.macro_f1,

@@ -236,6 +236,7 @@ class MappingResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
+            "split": "test",
             "accuracy": self.accuracy,
             "interval": list(self.interval),
             "n": self.n_problems,
