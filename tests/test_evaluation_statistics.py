@@ -17,11 +17,11 @@ from relemb.results import RunResult
 
 def test_the_interval_covers_the_true_accuracy_at_about_the_nominal_rate():
     rng = np.random.default_rng(7)
-    true_accuracy, n, trials = 0.4, 200, 300
+    true_accuracy, n, trials = 0.4, 200, 200
     covered = 0
     for trial in range(trials):
         correct = rng.random(n) < true_accuracy
-        low, high = bootstrap_interval(correct, n_resamples=400, seed=trial)
+        low, high = bootstrap_interval(correct, n_resamples=300, seed=trial)
         covered += low <= true_accuracy <= high
     assert 0.90 <= covered / trials <= 0.98  # nominal 0.95; the percentile bootstrap runs a little narrow
 

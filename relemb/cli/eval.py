@@ -381,7 +381,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     from relemb.evaluation.statistics import compare_results
     from relemb.results import RunResult
 
-    output = check_output(args.output, (".json", ".csv"))
+    output = check_output(args.output, ".json")
     a, b = RunResult.load(args.results_a), RunResult.load(args.results_b)
     comparisons = compare_results(a, b, n_resamples=args.bootstrap_resamples)
     rows = [

@@ -66,8 +66,6 @@ def bootstrap_interval(
     >>> bootstrap_interval([1.0, 1.0, 1.0])
     (1.0, 1.0)
     """
-    from scipy import stats
-
     _check(n_resamples, confidence)
     data = [np.asarray(values)] + [np.asarray(p) for p in paired]
     n = len(data[0])
@@ -80,27 +78,41 @@ def bootstrap_interval(
     point = float(func(*data))
     if n == 1 or all(np.all(d == d[0]) for d in data):
         return point, point
-    if vectorized:
-        result = stats.bootstrap(
-            (data[0].astype(np.float64),),
-            func,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method="percentile",
-            vectorized=True,
-            random_state=np.random.default_rng(seed),
-        )
-    else:
-        result = stats.bootstrap(
-            tuple(data),
-            func,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method="percentile",
-            vectorized=False,
-            paired=True,
-            random_state=np.random.default_rng(seed),
-        )
+    return _percentile_bootstrap(
+        tuple(data) if not vectorized else (data[0].astype(np.float64),),
+        func,
+        vectorized=vectorized,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def _percentile_bootstrap(
+    data: tuple[np.ndarray, ...],
+    statistic: Callable[..., Any],
+    *,
+    vectorized: bool,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    batch: int | None = None,
+) -> tuple[float, float]:
+    """``scipy.stats.bootstrap`` as relemb uses it: percentile intervals, samples resampled together (paired),
+    a fixed seed."""
+    from scipy import stats
+
+    result = stats.bootstrap(
+        data,
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=vectorized,
+        paired=True,
+        batch=batch,
+        random_state=np.random.default_rng(seed),
+    )
     low, high = result.confidence_interval
     return float(low), float(high)
 
@@ -125,8 +137,6 @@ def f1_interval(
     >>> low, high
     (1.0, 1.0)
     """
-    from scipy import stats
-
     _check(n_resamples, confidence)
     if average not in ("micro", "macro"):
         raise ValueError(f"average must be 'micro' or 'macro', got {average!r}")
@@ -156,19 +166,9 @@ def f1_interval(
     point = float(f1(true, pred)[0])
     if len(true) == 1 or (np.all(true == true[0]) and np.all(pred == pred[0])):
         return point, point
-    result = stats.bootstrap(
-        (true, pred),
-        f1,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        vectorized=True,
-        paired=True,
-        batch=batch,
-        random_state=np.random.default_rng(seed),
+    return _percentile_bootstrap(
+        (true, pred), f1, vectorized=True, n_resamples=n_resamples, confidence=confidence, seed=seed, batch=batch
     )
-    low, high = result.confidence_interval
-    return float(low), float(high)
 
 
 def mean_accuracy_interval(
