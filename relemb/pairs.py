@@ -3,7 +3,8 @@
 The one module every other one asks (the model, the data records, the pair index, the attention code, the
 commands). It imports no torch, so the command line and the data layer stay light.
 
-A pair is a tuple of two non-empty strings, the head word and the tail word. A word must not contain a
+A pair is a tuple of two non-empty strings, the head word and the tail word. A word must have a visible
+character (a word of only white space or invisible characters such as U+200B is empty) and must not contain a
 template placeholder (``<subj>``, ``<obj>``, ``<mask>``) nor, where the tokenizer is known, its mask token.
 On the command line a pair is written ``HEAD:TAIL`` (:func:`parse_pair`).
 
@@ -21,18 +22,32 @@ ValueError: bad pair at index 3 ('a', ' '): tail word is an empty word: ' '
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from relemb.prompts import PLACEHOLDERS
 
-__all__ = ["PAIR_METAVAR", "Pair", "check_pair", "check_pairs", "check_word", "is_pair", "parse_pair"]
+__all__ = [
+    "INVISIBLE_CATEGORIES",
+    "PAIR_METAVAR",
+    "Pair",
+    "check_pair",
+    "check_pairs",
+    "check_word",
+    "is_invisible",
+    "is_pair",
+    "parse_pair",
+]
 
 #: A ``(head, tail)`` word pair.
 Pair = tuple[str, str]
 
 #: How the command line writes a pair (``--pair HEAD:TAIL``).
 PAIR_METAVAR = "HEAD:TAIL"
+#: Unicode categories of characters that show nothing: format (zero-width space and joiners, the BOM), space
+#: separators and control characters.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Cc"})
 
 
 def is_pair(item: Any) -> bool:
@@ -45,19 +60,38 @@ def is_pair(item: Any) -> bool:
     return isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(word, str) for word in item)
 
 
+def is_invisible(text: str) -> bool:
+    """Whether every character of ``text`` is white space or invisible (:data:`INVISIBLE_CATEGORIES`); an
+    empty text is invisible too.
+
+    >>> is_invisible("\u200b\u200d"), is_invisible("\ufeff "), is_invisible("a\u200b")
+    (True, True, False)
+    """
+    return all(char.isspace() or unicodedata.category(char) in INVISIBLE_CATEGORIES for char in text)
+
+
 def check_word(word: Any, role: str = "word", *, mask_token: str | None = None) -> str:
-    """Return ``word`` if it is a usable word: a non-empty string without template placeholders and without
-    the tokenizer's ``mask_token``. ``role`` names it in the message (``"head word"``, ``"stem[0]"``).
+    """Return ``word`` if it is a usable word: a string with a visible character (:func:`is_invisible`), without
+    template placeholders and without the tokenizer's ``mask_token``. ``role`` names it in the message
+    (``"head word"``, ``"stem[0]"``). A word of only invisible characters is refused always, as an empty word
+    is: a tokenizer drops it or turns it into an unknown token, and the pair would embed without it.
 
     >>> check_word("<mask>ed", "head word")
     Traceback (most recent call last):
     ...
     ValueError: head word '<mask>ed' contains the template placeholder <mask>
+    >>> check_word("\u200b", "tail word")
+    Traceback (most recent call last):
+    ...
+    ValueError: tail word is an empty word: '\u200b' has only invisible characters (U+200B)
     """
     if not isinstance(word, str):
         raise TypeError(f"{role} must be a string, got {type(word).__name__} {word!r}")
     if not word.strip():
         raise ValueError(f"{role} is an empty word: {word!r}")
+    if is_invisible(word):
+        codes = ", ".join(dict.fromkeys(f"U+{ord(char):04X}" for char in word))
+        raise ValueError(f"{role} is an empty word: {word!r} has only invisible characters ({codes})")
     for placeholder in PLACEHOLDERS:
         if placeholder in word:
             raise ValueError(f"{role} {word!r} contains the template placeholder {placeholder}")

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 SUBJ = "<subj>"
@@ -32,19 +33,34 @@ TEMPLATES: dict[str, str] = {
 }
 DEFAULT_TEMPLATE_ID = "d"
 
+#: Mask tokens of common tokenizers that a template may not spell out literally (BERT's; RoBERTa's ``<mask>`` is
+#: the placeholder itself): a literal one would be a second mask token in every prompt.
+LITERAL_MASK_TOKENS = ("[MASK]",)
+
 _PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 
-def validate_template(template: str) -> str:
-    """Check that ``template`` has ``<subj>``, ``<obj>`` and exactly one ``<mask>``; return it.
+def validate_template(template: str, mask_token: str | None = None) -> str:
+    """Check that ``template`` has ``<subj>``, ``<obj>`` and exactly one ``<mask>``, and that it does not write a
+    mask token literally (:data:`LITERAL_MASK_TOKENS`, and the tokenizer's ``mask_token`` when given); return it.
 
     >>> validate_template("<subj> and <obj>")
     Traceback (most recent call last):
     ...
     ValueError: template '<subj> and <obj>' has no <mask> placeholder; a relation template needs <subj>, <obj> and exactly one <mask>
+    >>> validate_template("<subj> is the [MASK] of <obj>")
+    Traceback (most recent call last):
+    ...
+    ValueError: template '<subj> is the [MASK] of <obj>' writes the mask token '[MASK]' literally; write the placeholder <mask> instead (it becomes the tokenizer's own mask token)
     """
     if not isinstance(template, str):
         raise TypeError(f"template must be a string, got {type(template).__name__}")
+    for literal in dict.fromkeys((*LITERAL_MASK_TOKENS, mask_token)):
+        if literal and literal != MASK and literal in template:
+            raise ValueError(
+                f"template {template!r} writes the mask token {literal!r} literally; write the placeholder "
+                f"{MASK} instead (it becomes the tokenizer's own mask token)"
+            )
     for placeholder in (SUBJ, OBJ, MASK):
         if placeholder not in template:
             raise ValueError(
@@ -58,8 +74,9 @@ def validate_template(template: str) -> str:
     return template
 
 
-def resolve_template(template: str | None = None) -> str:
-    """Turn a template id (``a``-``e``) or a template string into a validated template string.
+def resolve_template(template: str | None = None, mask_token: str | None = None) -> str:
+    """Turn a template id (``a``-``e``) or a template string into a validated template string
+    (:func:`validate_template`, with the tokenizer's ``mask_token`` when given).
 
     ``None`` gives the default template ``d``.
     """
@@ -68,11 +85,13 @@ def resolve_template(template: str | None = None) -> str:
     if isinstance(template, str) and template in TEMPLATES:
         return TEMPLATES[template]
     if isinstance(template, str) and not any(p in template for p in PLACEHOLDERS):
+        if any(literal in template for literal in LITERAL_MASK_TOKENS):
+            return validate_template(template, mask_token)  # says that the mask is written literally
         raise ValueError(
             f"unknown template {template!r}: give a template id ({', '.join(sorted(TEMPLATES))}) "
             "or a template string with <subj>, <obj> and <mask>"
         )
-    return validate_template(template)
+    return validate_template(template, mask_token)
 
 
 def template_id(template: str) -> str | None:
@@ -123,6 +142,21 @@ def render_prompt_spans(template: str, head: str, tail: str, mask_token: str) ->
         last = match.end()
     parts.append(template[last:])
     return RenderedPrompt("".join(parts), tuple(spans[SUBJ]), tuple(spans[OBJ]), tuple(spans[MASK]))
+
+
+def span_token_positions(offsets: Sequence[Sequence[int]], spans: Sequence[Span]) -> list[int]:
+    """The token positions whose character range (``offsets``, a fast tokenizer's ``offset_mapping``) overlaps one
+    of ``spans``: the tokens of a word in a rendered prompt. Tokens with an empty range (special tokens) never do.
+
+    >>> prompt = render_prompt_spans("<subj> of <obj> <mask>", "Tokyo", "Japan", "[MASK]")
+    >>> span_token_positions([(0, 3), (3, 5), (6, 8), (9, 14), (15, 21), (0, 0)], prompt.head)
+    [0, 1]
+    """
+    return [
+        position
+        for position, (start, end) in enumerate(offsets)
+        if end > start and any(start < span_end and end > span_start for span_start, span_end in spans)
+    ]
 
 
 def render_prompt(template: str, head: str, tail: str, mask_token: str) -> str:

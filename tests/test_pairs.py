@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from relemb.pairs import PAIR_METAVAR, check_pair, check_pairs, check_word, is_pair, parse_pair
+from relemb.pairs import PAIR_METAVAR, check_pair, check_pairs, check_word, is_invisible, is_pair, parse_pair
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,17 @@ def test_the_module_imports_no_torch():
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"
     )
+
+
+@pytest.mark.parametrize("word", ["\u200b", "\u200c\u200d", "\ufeff", "\u00a0\u200b", "\x00", " \u2060 "])
+def test_words_of_only_invisible_characters_are_empty(word):
+    with pytest.raises(ValueError, match="empty word: .* has only invisible characters"):
+        check_word(word, "tail word")
+    with pytest.raises(ValueError, match="index 0 .*only invisible characters"):
+        check_pairs([("cat", word)])
+
+
+def test_words_with_an_invisible_character_and_a_visible_one_pass():
+    assert check_word("ca\u200bt") == "ca\u200bt"
+    assert check_word("\ufeffcat") == "\ufeffcat"
+    assert is_invisible("") and is_invisible("\u200b \u200d") and not is_invisible("\u200bx")

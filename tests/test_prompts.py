@@ -6,6 +6,7 @@ from relemb.prompts import (
     render_prompt,
     render_prompt_spans,
     resolve_template,
+    span_token_positions,
     template_id,
     validate_template,
 )
@@ -114,3 +115,33 @@ def test_words_are_not_substituted_twice():
     # one-pass substitution: a tail that equals another placeholder's value stays literal
     text = render_prompt("<subj>|<obj>|<mask>", "obj", "subj", "[MASK]")
     assert text == "obj|subj|[MASK]"
+
+
+@pytest.mark.parametrize(
+    "template", ["<subj> [MASK] <obj> is the <mask>", "<subj> is the [MASK] of <obj>", "[MASK] and <subj> <obj>"]
+)
+def test_a_literal_mask_token_is_named(template):
+    # not "no <mask> placeholder" nor, later, "the words are too long": the template writes [MASK] itself
+    with pytest.raises(ValueError, match=r"writes the mask token '\[MASK\]' literally; write the placeholder <mask>"):
+        resolve_template(template)
+    with pytest.raises(ValueError, match="literally"):
+        validate_template(template)
+
+
+def test_the_tokenizers_own_mask_token_is_checked_when_given():
+    template = "<subj> <mask> <obj> <special_mask>"
+    assert validate_template(template) == template
+    with pytest.raises(ValueError, match="'<special_mask>' literally"):
+        validate_template(template, mask_token="<special_mask>")
+    # RoBERTa's mask token is the placeholder itself: the one <mask> is fine
+    assert resolve_template("<subj> is the <mask> of <obj>", mask_token="<mask>") == "<subj> is the <mask> of <obj>"
+
+
+def test_span_token_positions():
+    prompt = render_prompt_spans("<subj> is <obj> <mask>", "ice cream", "cold", "[MASK]")
+    # [ice][cream][is][cold][MASK] plus a special token with an empty range
+    offsets = [(0, 3), (4, 9), (10, 12), (13, 17), (18, 24), (0, 0)]
+    assert span_token_positions(offsets, prompt.head) == [0, 1]
+    assert span_token_positions(offsets, prompt.tail) == [3]
+    assert span_token_positions(offsets, prompt.mask) == [4]
+    assert span_token_positions(offsets[:1], prompt.tail) == []
