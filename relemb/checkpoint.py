@@ -5,7 +5,8 @@ A relemb checkpoint is a sentence-transformers folder (``modules.json`` naming
 ``relemb_config.json`` (:class:`RelBERTConfig`, versioned; older or newer keys are tolerated).
 :func:`inspect_checkpoint` reads ``modules.json`` and the backbone's ``config.json`` of a local folder or a Hub
 repo before anything is loaded, so :func:`check_modules_are_safe` and :func:`check_backbone_is_safe` can refuse
-code from elsewhere. A light module: no torch import.
+code from elsewhere, and checks that a local folder has every file its kind of checkpoint needs, undamaged
+(:func:`check_checkpoint_folder`). A light module: no torch import.
 
 >>> resolve_model_name("org/some-model"), looks_like_path("org/some-model"), looks_like_path("./models/x")
 ('org/some-model', False, True)
@@ -30,13 +31,19 @@ from relemb.results import known_fields
 
 __all__ = [
     "ALLOWED_MODULE_PREFIXES",
+    "CHECKPOINT_JSON_FILES",
     "CONFIG_VERSION",
     "EMBEDDED_MODELS",
     "RELEMB_CONFIG_NAME",
+    "TOKENIZER_VOCABULARY_FILES",
+    "WEIGHTS_FILES",
+    "DamagedCheckpointError",
+    "IncompleteCheckpointError",
     "ModelNotFoundError",
     "RelBERTConfig",
     "UnsafeCheckpointError",
     "check_backbone_is_safe",
+    "check_checkpoint_folder",
     "check_modules_are_safe",
     "inspect_checkpoint",
     "is_network_error",
@@ -68,6 +75,48 @@ class UnsafeCheckpointError(ValueError):
 
 class ModelNotFoundError(OSError):
     """No local folder and no reachable Hub repository has the model."""
+
+
+class IncompleteCheckpointError(ModelNotFoundError):
+    """A model folder lacks a file that its kind of checkpoint needs (or is empty)."""
+
+
+class DamagedCheckpointError(ValueError):
+    """A file of a checkpoint cannot be read: JSON that does not parse, weights cut short or not weights."""
+
+
+#: Files of which a tokenizer needs one: its vocabulary (``tokenizer.json`` for a fast tokenizer).
+TOKENIZER_VOCABULARY_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
+#: Weights files of which a transformers checkpoint needs one (the index files name shards).
+WEIGHTS_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+#: The JSON files that loading a checkpoint folder reads: each one present is parsed first, so a damaged one is
+#: named (instead of a bare ``Expecting value: line 1 column 1``).
+CHECKPOINT_JSON_FILES = (
+    "config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "tokenizer_config.json",
+    "tokenizer.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+    RELEMB_CONFIG_NAME,
+)
 
 
 @dataclass
@@ -110,7 +159,20 @@ class RelBERTConfig:
                 CONFIG_VERSION,
                 __version__,
             )
-        return cls(**known_fields(cls, data, source))
+        values = known_fields(cls, data, source)
+        config = cls(**values)
+        object.__setattr__(config, "_recorded", frozenset(values))
+        return config
+
+    def records(self, name: str) -> bool:
+        """Whether the file this config was read from gives the field ``name`` (a config made in code gives
+        them all); a missing one only has its default.
+
+        >>> RelBERTConfig.from_dict({"pooling": "mask"}).records("max_length"), RelBERTConfig().records("max_length")
+        (False, True)
+        """
+        recorded = getattr(self, "_recorded", None)
+        return recorded is None or name in recorded
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,7 +199,7 @@ def read_json(path: str | os.PathLike) -> dict[str, Any] | list[Any] | None:
     try:
         return json.loads(path.read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{str(path)!r} is not valid JSON ({error}); the checkpoint is damaged") from None
+        raise DamagedCheckpointError(f"{str(path)!r} is not valid JSON ({error}); the checkpoint is damaged") from None
 
 
 def check_modules_are_safe(modules: list[dict[str, Any]], source: str) -> None:
@@ -215,10 +277,13 @@ def read_hub_json(repo_id: str, filename: str, **hub_kwargs: Any) -> Any:
     return read_json(path)
 
 
-def inspect_checkpoint(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+def inspect_checkpoint(
+    name: str, *, backend: str = "torch", **hub_kwargs: Any
+) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
     """``(modules.json, config.json)`` of a local folder or a Hub repo (``None`` for a missing file), read
     before anything is loaded; ``ModelNotFoundError`` when neither exists, within seconds when the Hub is
-    unreachable (only the local Hub cache is asked then).
+    unreachable (only the local Hub cache is asked then). A local folder is checked to be complete and
+    undamaged for what it is (:func:`check_checkpoint_folder`, with the inference ``backend``).
 
     >>> inspect_checkpoint("./no/such/folder")
     Traceback (most recent call last):
@@ -227,7 +292,9 @@ def inspect_checkpoint(name: str, **hub_kwargs: Any) -> tuple[list[dict[str, Any
     """
     local = Path(name).expanduser()
     if local.is_dir():
-        return _checked_checkpoint(read_json(local / "modules.json"), read_json(local / "config.json"), name)
+        modules, config = _checked_checkpoint(read_json(local / "modules.json"), read_json(local / "config.json"), name)
+        check_checkpoint_folder(local, modules, name, backend=backend)
+        return modules, config
     if local.exists() or looks_like_path(name):
         raise ModelNotFoundError(f"model path {name!r} is not a folder (no such directory)")
     unavailable = hub.hub_unavailable_reason()
@@ -261,6 +328,141 @@ def _checked_checkpoint(
     if config is not None and not isinstance(config, dict):
         raise ValueError(f"{source}: config.json is not a JSON object; the checkpoint is damaged")
     return modules, config
+
+
+def check_checkpoint_folder(
+    folder: str | os.PathLike,
+    modules: list[dict[str, Any]] | None,
+    source: str | None = None,
+    *,
+    backend: str = "torch",
+) -> None:
+    """Refuse a local checkpoint folder that is empty, lacks a file that its kind of checkpoint needs
+    (:class:`IncompleteCheckpointError`, naming every missing file), or has a damaged JSON or weights file
+    (:class:`DamagedCheckpointError`, naming it). ``modules`` is its ``modules.json``; ``source`` names it in
+    messages (default: the folder).
+
+    - A relemb model (``modules.json`` names relemb modules) needs ``relemb_config.json`` and, per module, its
+      folder: the transformer's ``config.json``, weights, tokenizer (``tokenizer_config.json`` and a vocabulary,
+      :data:`TOKENIZER_VOCABULARY_FILES`) and ``sentence_bert_config.json``; the pooling module's
+      ``config.json``.
+    - A folder with ``relemb_config.json`` but no ``modules.json`` is an incomplete relemb model.
+    - Any other folder is a transformers checkpoint: ``config.json``, weights (:data:`WEIGHTS_FILES`; with the
+      ``onnx``/``openvino`` backend, that backend's folder does too) and a tokenizer vocabulary.
+
+    >>> import tempfile
+    >>> check_checkpoint_folder(tempfile.mkdtemp(), None, "my-model")
+    Traceback (most recent call last):
+    ...
+    relemb.checkpoint.IncompleteCheckpointError: model folder 'my-model' is empty
+    """
+    root = Path(folder)
+    source = str(folder) if source is None else source
+    if not any(not entry.name.startswith(".") for entry in root.iterdir()):
+        raise IncompleteCheckpointError(f"model folder {source!r} is empty")
+    missing: list[str] = []
+    folders = [root]
+    if is_relemb_modules(modules):
+        kind = "relemb model"
+        if not (root / RELEMB_CONFIG_NAME).is_file():
+            missing.append(RELEMB_CONFIG_NAME)
+        for entry in modules:
+            module_type, sub = str(entry.get("type", "")), str(entry.get("path", "") or "")
+            where = root / sub
+            if sub and where not in folders:
+                folders.append(where)
+            if module_type.endswith(".RelationTransformer"):
+                missing += _transformer_files(where, sub, backend, relemb=True)
+            elif module_type.endswith(".RelationPooling") and not (where / "config.json").is_file():
+                missing.append(f"{sub}/config.json" if sub else "config.json")
+    else:
+        kind = "transformers checkpoint"
+        if (root / RELEMB_CONFIG_NAME).is_file():
+            kind = "relemb model"
+            missing.append("modules.json")
+        missing += _transformer_files(root, "", backend, relemb=False)
+    if missing:
+        hint = " (RelBERT.save_pretrained writes them all)" if kind == "relemb model" else ""
+        raise IncompleteCheckpointError(f"{source}: incomplete {kind} folder: missing {', '.join(missing)}{hint}")
+    for where in folders:
+        for name in CHECKPOINT_JSON_FILES:
+            read_json(where / name)  # DamagedCheckpointError naming the file
+        _check_weights(where)
+
+
+def _transformer_files(folder: Path, sub: str, backend: str, *, relemb: bool) -> list[str]:
+    """What a transformer module's ``folder`` (``sub`` in the checkpoint) lacks of its config, weights and tokenizer."""
+    prefix = f"{sub}/" if sub else ""
+    missing = [f"{prefix}config.json"] if not (folder / "config.json").is_file() else []
+    has_backend_files = backend != "torch" and (folder / backend).is_dir() and any((folder / backend).iterdir())
+    if not has_backend_files and not any((folder / name).is_file() for name in WEIGHTS_FILES):
+        missing.append(f"{prefix}model weights ({' or '.join(WEIGHTS_FILES[::2])})")
+    needed = ("tokenizer_config.json", "sentence_bert_config.json") if relemb else ()
+    missing += [f"{prefix}{name}" for name in needed if not (folder / name).is_file()]
+    if not any((folder / name).is_file() for name in TOKENIZER_VOCABULARY_FILES):
+        missing.append(f"{prefix}the tokenizer's vocabulary ({' or '.join(TOKENIZER_VOCABULARY_FILES[:3])})")
+    return missing
+
+
+def _check_weights(folder: Path) -> None:
+    """Refuse a weights file of ``folder`` that is cut short or not weights: a safetensors file whose header does
+    not parse or whose tensors do not fill it exactly, a ``.bin`` that is neither a zip nor a pickle, a shard
+    that an index names but that is missing."""
+    files = [folder / name for name in ("model.safetensors", "pytorch_model.bin")]
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        data = read_json(folder / index)
+        if data is None:
+            continue
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(weight_map, dict):
+            raise DamagedCheckpointError(f"{str(folder / index)!r} has no weight_map; the checkpoint is damaged")
+        for shard in sorted(set(map(str, weight_map.values()))):
+            if not (folder / shard).is_file():
+                raise IncompleteCheckpointError(f"{str(folder / index)!r} names the shard {shard!r}, which is missing")
+            files.append(folder / shard)
+    for path in files:
+        if path.is_file():
+            problem = _safetensors_problem(path) if path.suffix == ".safetensors" else _pickle_problem(path)
+            if problem:
+                raise DamagedCheckpointError(
+                    f"{str(path)!r} is not a readable weights file ({problem}); the checkpoint is damaged"
+                )
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file (its 8-byte header length, JSON header, and tensor extents), if anything."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, shorter than a header"
+        length = int.from_bytes(head, "little")
+        if length > size - 8:
+            return f"a header of {length} bytes in a file of {size}"
+        try:
+            header = json.loads(handle.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return "its header is not JSON"
+    if not isinstance(header, dict):
+        return "its header is not a JSON object"
+    try:
+        end = max((int(info["data_offsets"][1]) for key, info in header.items() if key != "__metadata__"), default=0)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return "its header has no tensor offsets"
+    if 8 + length + end != size:
+        return f"its tensors need {8 + length + end} bytes, the file has {size}: cut short or padded"
+    return None
+
+
+def _pickle_problem(path: Path) -> str | None:
+    """What is wrong with a ``torch.save`` file (a zip archive, or a pickle in the legacy format), if anything."""
+    import zipfile
+
+    with path.open("rb") as handle:
+        start = handle.read(2)
+    if start[:1] == b"\x80" or zipfile.is_zipfile(path):
+        return None
+    return "neither a zip archive nor a pickle"
 
 
 def load_relemb_config(name: str, **hub_kwargs: Any) -> RelBERTConfig | None:

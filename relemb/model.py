@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import warnings
@@ -24,6 +25,8 @@ from relemb import _compat
 from relemb._compat import renamed_keyword
 from relemb._io import atomic_directory, write_npy, write_text
 from relemb.checkpoint import (
+    RELEMB_CONFIG_NAME,
+    IncompleteCheckpointError,
     RelBERTConfig,
     base_model_name,
     check_backbone_is_safe,
@@ -37,15 +40,18 @@ from relemb.choices import EMBEDDING_DTYPES, INFERENCE_BACKENDS, check_choice
 from relemb.hub import push_folder
 from relemb.modules import (
     DEFAULT_POOLING,
+    WORD_LOSS_ACTIONS,
     RelationPooling,
     RelationTransformer,
+    WordLoss,
     check_pooling_mode,
+    report_word_losses,
 )
 from relemb.neighbors import Neighbor, PairIndex, most_similar
 from relemb.pairs import Pair, check_pairs, is_pair
 from relemb.prompts import resolve_template
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_MAX_LENGTH", "RelBERT"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_MAX_LENGTH", "RelBERT", "available_devices", "check_device"]
 
 DEFAULT_MAX_LENGTH = 64
 #: Unique pairs per ``SentenceTransformer.encode`` call in ``get_embedding``: bounds peak memory and
@@ -97,8 +103,11 @@ class RelBERT:
             template: template id (``a``-``e``) or string; default: the checkpoint's, else ``d``.
             pooling: ``mask``, ``average`` or ``average_no_mask``; default: the checkpoint's, else
                 ``average_no_mask``.
-            device: ``"cpu"``, ``"cuda"``, ...; default: CUDA when available.
-            max_length: truncation length in tokens; default: the checkpoint's, else 64.
+            device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` ...; default: CUDA when available. A device
+                that this machine does not have is a ``ValueError`` naming the ones it has (:func:`check_device`).
+            max_length: truncation length in tokens; default: the checkpoint's, else 64. An integer from what the
+                template needs to the model's maximum, else a ``ValueError`` naming that range
+                (:func:`relemb.modules.check_max_length`).
             revision, token, cache_folder, local_files_only: Hub loading options.
             model_kwargs: passed to ``transformers.AutoModel.from_pretrained`` (e.g. ``torch_dtype``).
             backend: ``"torch"`` (default), ``"openvino"`` or ``"onnx"``: sentence-transformers' inference
@@ -106,11 +115,16 @@ class RelBERT:
                 checked by :func:`relemb._compat.check_backend`. Inference only: train with ``"torch"``.
 
         A saved relemb model is inspected before loading: only sentence-transformers and relemb modules, and no
-        backbone ``auto_map``, are accepted (:mod:`relemb.checkpoint`).
+        backbone ``auto_map``, are accepted (:mod:`relemb.checkpoint`). A local folder must be complete for what
+        it is (:func:`relemb.checkpoint.check_checkpoint_folder`: ``IncompleteCheckpointError`` naming what is
+        missing, ``DamagedCheckpointError`` naming a file that does not parse). The template, pooling and max
+        length that ``relemb_config.json`` records must agree with the module configs, else a ``ValueError``
+        names both values (an explicit argument settles it).
 
         >>> model = RelBERT.from_pretrained("minilm", template="a", pooling="mask")  # doctest: +SKIP
         """
         backend = _compat.check_backend(backend)
+        device = check_device(device)
         if backend == "openvino":
             # OpenVINO runs in bf16 on CPUs that support it unless told otherwise: keep fp32 (equal embeddings)
             model_kwargs = {"ov_config": {"INFERENCE_PRECISION_HINT": "f32"}, **(model_kwargs or {})}
@@ -120,10 +134,13 @@ class RelBERT:
             check_pooling_mode(pooling)
         name = resolve_model_name(name_or_path)
         hub_kwargs = dict(revision=revision, token=token, cache_dir=cache_folder, local_files_only=local_files_only)
-        modules, backbone_config = inspect_checkpoint(name, **hub_kwargs)
+        modules, backbone_config = inspect_checkpoint(name, backend=backend, **hub_kwargs)
         if is_relemb_modules(modules):
             check_modules_are_safe(modules, name)
             check_backbone_is_safe(backbone_config, name)
+            config = load_relemb_config(name, **hub_kwargs)
+            if config is None:  # a local folder without one is refused by inspect_checkpoint already
+                raise IncompleteCheckpointError(f"{name}: a relemb model without {RELEMB_CONFIG_NAME}")
             encoder = SentenceTransformer(
                 name,
                 device=device,
@@ -135,13 +152,15 @@ class RelBERT:
                 model_kwargs=model_kwargs,
                 backend=backend,
             )
-            model = cls(encoder, load_relemb_config(name, **hub_kwargs))
-            if template is not None:
-                model.template = template
+            given = {"template": template, "pooling": pooling, "max_length": max_length}
+            _check_recorded_settings(
+                config, encoder, name, explicit={key for key, value in given.items() if value is not None}
+            )
+            model = cls(encoder, config)
+            model.transformer.configure(template=template, max_seq_length=max_length)
             if pooling is not None:
-                model.pooling = pooling
-            if max_length is not None:
-                model.max_length = max_length
+                model.pooler.pooling_mode = pooling
+            model._sync_config()
             return model
 
         legacy = (backbone_config or {}).get("relbert_config") or {}
@@ -151,7 +170,7 @@ class RelBERT:
         transformer = RelationTransformer(
             name,
             template=template,
-            max_seq_length=max_length or DEFAULT_MAX_LENGTH,
+            max_seq_length=DEFAULT_MAX_LENGTH if max_length is None else max_length,
             model_kwargs={**hub_kwargs, **(model_kwargs or {})},
             processor_kwargs=dict(hub_kwargs),
             config_kwargs=dict(hub_kwargs),
@@ -194,15 +213,11 @@ class RelBERT:
 
     @property
     def max_length(self) -> int:
-        length = self.transformer.max_seq_length
-        assert length is not None, "read from the tokenizer, which a RelationTransformer always has"
-        return int(length)
+        return self.transformer.max_seq_length
 
     @max_length.setter
     def max_length(self, value: int) -> None:
-        if not isinstance(value, int) or value < 4:
-            raise ValueError(f"max_length must be an integer >= 4, got {value!r}")
-        self.transformer.max_seq_length = value
+        self.transformer.max_seq_length = value  # checked: relemb.modules.check_max_length
         self._sync_config()
 
     @property
@@ -240,6 +255,7 @@ class RelBERT:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         dtype: str = "float32",
         precision: str | None = None,
+        on_word_loss: str | None = None,
     ) -> np.ndarray:
         """Relation embeddings: one pair gives shape ``(d,)``, a list of ``n`` pairs ``(n, d)`` (float32).
 
@@ -258,8 +274,21 @@ class RelBERT:
         ``precision=``, which quantizes the output to int8/binary). ``precision=`` is the deprecated name of
         ``dtype=`` here and still works, with a ``DeprecationWarning``.
 
+        Every word must reach the model as written. Before anything is encoded, each pair is checked
+        (:meth:`relemb.modules.RelationTransformer.word_losses`): a head or tail cut off by truncation at
+        ``max_length``, a word that the tokenizer knows only as its unknown token (an emoji for a WordPiece
+        vocabulary), a word that is one of its special tokens (``[SEP]``, ``<s>``) or that it drops entirely.
+        ``on_word_loss="error"`` (the default, ``model.transformer.on_word_loss``) raises
+        :class:`~relemb.modules.LostWordError` for the first such pair; ``"warn"`` embeds them as tokenized and
+        issues one :class:`~relemb.modules.LostWordWarning` naming them. A prompt whose mask token is truncated
+        raises :class:`~relemb.modules.MaskTruncatedError` either way, and a word of only invisible characters is
+        an empty word (``ValueError``). Messages name a pair by its index in ``pairs``.
+
         >>> model.get_embedding([("camera", "photographer"), ("baker", "bread")]).shape  # doctest: +SKIP
         (2, 384)
+        >>> model.get_embedding([("tokyo", "japan"), ("\U0001f600", "\U0001f642")])  # doctest: +SKIP
+        Traceback (most recent call last):
+        relemb.modules.LostWordError: pair 1 ('😀', '🙂'): the head word is unknown to the tokenizer: every token ...
         >>> model.get_embedding(pairs, output="pairs.npy", show_progress_bar=True)  # doctest: +SKIP
         """
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -283,17 +312,26 @@ class RelBERT:
                 raise ValueError("output= writes a matrix: pass a list of pairs, not a single pair")
             head, tail = cast(Sequence[str], pairs)  # two strings: is_pair checked it
             return self.get_embedding(
-                [(head, tail)], batch_size, normalize, show_progress_bar, chunk_size=chunk_size, dtype=dtype
+                [(head, tail)],
+                batch_size,
+                normalize,
+                show_progress_bar,
+                chunk_size=chunk_size,
+                dtype=dtype,
+                on_word_loss=on_word_loss,
             )[0]
         checked = self.validate_pairs(pairs)
         unique: dict[Pair, int] = {}
         inverse = np.fromiter((unique.setdefault(pair, len(unique)) for pair in checked), dtype=np.int64)
         shape = (len(checked), self.embedding_dim)
+        unique_pairs = list(unique)
+        first_row = _first_rows(inverse, len(unique_pairs))
+        self._check_words(unique_pairs, first_row, on_word_loss, chunk_size)  # before any work, in input order
 
         def encode_into(target: np.ndarray) -> None:
             self._encode_into(
                 target,
-                list(unique),
+                unique_pairs,
                 inverse,
                 batch_size=batch_size,
                 normalize=normalize,
@@ -333,10 +371,12 @@ class RelBERT:
         lengths = np.fromiter((len(head) + len(tail) for head, tail in unique), dtype=np.int64, count=len(unique))
         by_length = np.argsort(-lengths, kind="stable")
         # the first row of each unique pair; duplicate rows are copied from it at the end
-        first_row = np.full(len(unique), -1, dtype=np.int64)
+        first_row = _first_rows(inverse, len(unique))
         rows = np.arange(len(inverse), dtype=np.int64)
-        first_row[inverse[::-1]] = rows[::-1]
-        with tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar) as progress:
+        with (
+            tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar) as progress,
+            self.transformer.words_checked(),  # get_embedding checked every pair, naming the user's indices
+        ):
             for start in range(0, len(unique), chunk_size):
                 ids = by_length[start : start + chunk_size]
                 with self._autocast(dtype):
@@ -353,6 +393,23 @@ class RelBERT:
         for start in range(0, len(duplicates), chunk_size):
             block = duplicates[start : start + chunk_size]
             target[block] = target[first_row[inverse[block]]]
+
+    def _check_words(
+        self, unique: list[Pair], first_row: np.ndarray, on_word_loss: str | None, chunk_size: int
+    ) -> None:
+        """Check the words of every unique pair (:meth:`RelationTransformer.word_losses`), ``chunk_size`` at a
+        time, and raise or warn once (:func:`relemb.modules.report_word_losses`), naming each pair by the index
+        of its first occurrence in the caller's input (``first_row``)."""
+        action = check_choice(
+            self.transformer.on_word_loss if on_word_loss is None else on_word_loss, WORD_LOSS_ACTIONS, "on_word_loss"
+        )
+        losses: list[WordLoss] = []
+        for start in range(0, len(unique), chunk_size):
+            found = self.transformer.word_losses(unique[start : start + chunk_size])
+            losses += [dataclasses.replace(loss, index=start + loss.index) for loss in found]
+            if losses and (action == "error" or any(loss.role == "mask token" for loss in losses)):
+                break  # the first refused pair is enough
+        report_word_losses(losses, action, first_row)
 
     def _autocast(self, dtype: str):
         """``torch.autocast`` to ``dtype`` on the model's device, or a no-op for float32."""
@@ -446,6 +503,85 @@ class RelBERT:
             create_pr=create_pr,
             exist_ok=exist_ok,
         )
+
+
+def _first_rows(inverse: np.ndarray, n_unique: int) -> np.ndarray:
+    """For each unique pair, the first row of the input that holds it (``inverse`` maps rows to unique pairs)."""
+    first_row = np.full(n_unique, -1, dtype=np.int64)
+    rows = np.arange(len(inverse), dtype=np.int64)
+    first_row[inverse[::-1]] = rows[::-1]
+    return first_row
+
+
+def available_devices() -> list[str]:
+    """The torch devices of this machine: ``cpu``, then each CUDA GPU, MPS, and XPU where present."""
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available():
+        devices += [f"xpu:{index}" for index in range(xpu.device_count())]
+    return devices
+
+
+def check_device(device: Any) -> str | None:
+    """``device`` as a string if this machine has it (``None`` passes: sentence-transformers picks one); else a
+    one-line ``ValueError`` naming it and the devices there are (:func:`available_devices`).
+
+    >>> check_device("cpu"), check_device(None)
+    ('cpu', None)
+    >>> check_device("tpu:7")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown device 'tpu:7' (available here: cpu)
+    """
+    if device is None:
+        return None
+    import torch
+
+    name = str(device)
+    try:
+        parsed = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"unknown device {name!r} (available here: {', '.join(available_devices())})") from None
+    if parsed.type == "cpu":
+        return name
+    available = available_devices()
+    kind = parsed.type
+    present = [entry for entry in available if entry.split(":")[0] == kind]
+    index_ok = parsed.index is None or f"{kind}:{parsed.index}" in present or (kind == "mps" and parsed.index == 0)
+    if not present or not index_ok:
+        raise ValueError(f"device {name!r} is not available (available here: {', '.join(available)})")
+    return name
+
+
+def _check_recorded_settings(
+    config: RelBERTConfig, encoder: SentenceTransformer, source: str, *, explicit: set[str]
+) -> None:
+    """Refuse a relemb model whose ``relemb_config.json`` records a template, pooling or max length other than
+    the module configs hold, naming both values (a field given explicitly to ``from_pretrained`` is not
+    compared: the argument replaces both)."""
+    transformer = encoder[0]
+    pooler = next(module for module in encoder if isinstance(module, RelationPooling))
+    held = {
+        "template": (transformer.template, "sentence_bert_config.json"),
+        "pooling": (pooler.pooling_mode, "the pooling module's config.json"),
+        "max_length": (transformer.max_seq_length, "tokenizer_config.json's model_max_length"),
+    }
+    for key, (value, where) in held.items():
+        recorded = getattr(config, key)
+        if key in explicit or not config.records(key) or (key == "template" and not recorded):
+            continue
+        if recorded != value:
+            raise ValueError(
+                f"{source}: {RELEMB_CONFIG_NAME} records {key}={recorded!r} but {where} says {value!r}; "
+                f"pass {key}= to choose, or correct the file"
+            )
 
 
 #: Old names of this module -> (what replaces them, the value they still give, with a DeprecationWarning).

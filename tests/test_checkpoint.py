@@ -135,3 +135,112 @@ def test_module_safety():
     assert is_relemb_modules([{"type": "relemb.modules.RelationTransformer"}])
     assert not is_relemb_modules([{"type": "sentence_transformers.base.modules.Transformer"}])
     assert not is_relemb_modules(None)
+
+
+# ------------------------------------------------------------------------------ complete and undamaged folders
+def _encoder_folder(folder, weights="model.safetensors"):
+    """A folder with the file names of a transformers checkpoint (the weights a valid empty safetensors file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    (folder / "vocab.txt").write_text("[PAD]\n[MASK]\n")
+    if weights == "model.safetensors":
+        header = b"{}"
+        (folder / weights).write_bytes(len(header).to_bytes(8, "little") + header)
+    return folder
+
+
+_HEADER = b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}'  # 8 bytes of data that 4 do not fill
+
+
+def test_a_folder_of_hidden_files_only_is_empty(tmp_path):
+    from relemb.checkpoint import IncompleteCheckpointError, check_checkpoint_folder
+
+    (tmp_path / ".cache").mkdir()
+    with pytest.raises(IncompleteCheckpointError, match="is empty"):
+        check_checkpoint_folder(tmp_path, None)
+    with pytest.raises(IncompleteCheckpointError, match="is empty"):
+        inspect_checkpoint(str(tmp_path))
+
+
+def test_an_encoder_folder_needs_config_weights_and_vocabulary(tmp_path):
+    from relemb.checkpoint import IncompleteCheckpointError, check_checkpoint_folder
+
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(
+        IncompleteCheckpointError, match=r"missing config\.json, model weights .*, the tokenizer's vocabulary"
+    ):
+        check_checkpoint_folder(tmp_path, None, "m")
+    folder = _encoder_folder(tmp_path / "encoder")
+    check_checkpoint_folder(folder, None)
+    (folder / "relemb_config.json").write_text("{}")  # says it is a relemb model, without modules.json
+    with pytest.raises(IncompleteCheckpointError, match=r"incomplete relemb model folder: missing modules\.json"):
+        check_checkpoint_folder(folder, None)
+
+
+def test_backend_weights_count_only_for_that_backend(tmp_path):
+    from relemb.checkpoint import IncompleteCheckpointError, check_checkpoint_folder
+
+    folder = _encoder_folder(tmp_path / "encoder", weights="none")
+    (folder / "onnx").mkdir()
+    (folder / "onnx" / "model.onnx").write_bytes(b"onnx")
+    check_checkpoint_folder(folder, None, backend="onnx")
+    with pytest.raises(IncompleteCheckpointError, match="missing model weights"):
+        check_checkpoint_folder(folder, None)
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"\x01", "shorter than a header"),
+        ((10**9).to_bytes(8, "little") + b"{}", "a header of 1000000000 bytes"),
+        ((2).to_bytes(8, "little") + b"{x", "header is not JSON"),
+        (
+            len(_HEADER).to_bytes(8, "little") + _HEADER + b"\0" * 4,
+            "its tensors need 77 bytes, the file has 73: cut short",
+        ),
+    ],
+)
+def test_damaged_safetensors_are_named(tmp_path, content, problem):
+    from relemb.checkpoint import DamagedCheckpointError, check_checkpoint_folder
+
+    folder = _encoder_folder(tmp_path / "encoder")
+    (folder / "model.safetensors").write_bytes(content)
+    with pytest.raises(
+        DamagedCheckpointError, match=rf"model\.safetensors' is not a readable weights file \(.*{problem}"
+    ):
+        check_checkpoint_folder(folder, None)
+
+
+def test_real_safetensors_and_torch_files_pass_and_garbage_does_not(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from relemb.checkpoint import DamagedCheckpointError, IncompleteCheckpointError, check_checkpoint_folder
+
+    folder = _encoder_folder(tmp_path / "encoder", weights="none")
+    save_file({"w": torch.zeros(3)}, str(folder / "model.safetensors"))
+    torch.save({"w": torch.zeros(3)}, folder / "pytorch_model.bin")
+    check_checkpoint_folder(folder, None)
+    (folder / "pytorch_model.bin").write_bytes(b"not torch")
+    with pytest.raises(DamagedCheckpointError, match="neither a zip archive nor a pickle"):
+        check_checkpoint_folder(folder, None)
+    (folder / "pytorch_model.bin").unlink()
+    (folder / "model.safetensors.index.json").write_text('{"weight_map": {"w": "model-00002.safetensors"}}')
+    with pytest.raises(IncompleteCheckpointError, match="names the shard 'model-00002.safetensors', which is missing"):
+        check_checkpoint_folder(folder, None)
+
+
+def test_damaged_json_is_a_value_error_naming_the_file(tmp_path):
+    from relemb.checkpoint import DamagedCheckpointError
+
+    (tmp_path / "x.json").write_text("")
+    with pytest.raises(DamagedCheckpointError, match=r"x\.json' is not valid JSON") as caught:
+        read_json(tmp_path / "x.json")
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_config_knows_which_fields_its_file_gave():
+    config = RelBERTConfig.from_dict({"pooling": "mask", "max_length": 32})
+    assert config.records("pooling") and config.records("max_length") and not config.records("template")
+    assert RelBERTConfig().records("template")
+    assert "_recorded" not in config.to_dict()

@@ -7,7 +7,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from relemb import RelBERT
-from relemb.checkpoint import ModelNotFoundError, UnsafeCheckpointError
+from relemb.checkpoint import IncompleteCheckpointError, ModelNotFoundError, UnsafeCheckpointError
 from relemb.modules import MaskTruncatedError
 from relemb.prompts import TEMPLATES
 
@@ -199,9 +199,9 @@ def test_older_and_newer_relemb_configs_load(tmp_path, tiny_model):
     path.write_text(json.dumps(data))
     model = RelBERT.from_pretrained(out, device="cpu")
     assert model.config.results == {}
-    (out / "relemb_config.json").unlink()  # a checkpoint without relemb's config still loads
-    model = RelBERT.from_pretrained(out, device="cpu")
-    assert model.pooling == tiny_model.pooling
+    (out / "relemb_config.json").unlink()  # a relemb model without relemb's config is incomplete: refused
+    with pytest.raises(IncompleteCheckpointError, match=r"incomplete relemb model folder: missing relemb_config\.json"):
+        RelBERT.from_pretrained(out, device="cpu")
 
 
 def test_refuses_foreign_modules(tmp_path, tiny_model):
@@ -362,3 +362,170 @@ def test_openvino_backend_matches_torch(tiny_bert_path):
     np.testing.assert_allclose(model.get_embedding(pairs), expected, atol=1e-4)
     with pytest.raises(ValueError, match="autocast for the torch backend"):
         model.get_embedding(pairs, dtype="bfloat16")
+
+
+# ------------------------------------------------------------------------------ incomplete or damaged folders
+@pytest.fixture
+def saved_model(tmp_path, tiny_model) -> Path:
+    """A complete saved relemb model (template a, mask pooling, max_length 40), to break in each test."""
+    tiny_model.template, tiny_model.pooling, tiny_model.max_length = "a", "mask", 40
+    return Path(tiny_model.save_pretrained(tmp_path / "saved"))
+
+
+@pytest.mark.parametrize(
+    "remove, named",
+    [
+        (["tokenizer.json", "tokenizer_config.json"], r"missing tokenizer_config\.json, the tokenizer's vocabulary"),
+        (["tokenizer.json"], r"missing the tokenizer's vocabulary \(tokenizer\.json"),
+        (["tokenizer_config.json"], r"missing tokenizer_config\.json"),
+        (["modules.json"], r"missing modules\.json"),
+        (["model.safetensors"], r"missing model weights \(model\.safetensors or pytorch_model\.bin\)"),
+        (["config.json"], r"missing config\.json"),
+        (["1_RelationPooling"], r"missing 1_RelationPooling/config\.json"),
+        (["sentence_bert_config.json"], r"missing sentence_bert_config\.json"),
+        (["relemb_config.json"], r"missing relemb_config\.json"),
+    ],
+)
+def test_an_incomplete_relemb_folder_names_what_is_missing(saved_model, remove, named):
+    import shutil
+
+    for name in remove:
+        path = saved_model / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    with pytest.raises(IncompleteCheckpointError, match=rf"^{saved_model}: incomplete relemb model folder: {named}"):
+        RelBERT.from_pretrained(saved_model, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "remove, named",
+    [
+        ("tokenizer.json", "the tokenizer's vocabulary"),
+        ("model.safetensors", "model weights"),
+        ("config.json", r"config\.json"),
+    ],
+)
+def test_an_incomplete_encoder_folder_names_what_is_missing(tmp_path, tiny_bert_path, remove, named):
+    import shutil
+
+    folder = tmp_path / "encoder"
+    shutil.copytree(tiny_bert_path, folder)
+    (folder / remove).unlink()
+    with pytest.raises(IncompleteCheckpointError, match=f"incomplete transformers checkpoint folder: missing {named}"):
+        RelBERT.from_pretrained(folder, device="cpu")
+
+
+def test_an_empty_folder_says_so(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IncompleteCheckpointError, match=r"^model folder '.*empty' is empty$"):
+        RelBERT.from_pretrained(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("config.json", ""),
+        ("1_RelationPooling/config.json", ""),
+        ("sentence_bert_config.json", "{"),
+        ("tokenizer_config.json", "{"),
+        ("tokenizer.json", "{"),
+        ("config_sentence_transformers.json", "{"),
+        ("relemb_config.json", "{"),
+    ],
+)
+def test_a_damaged_json_file_is_named(saved_model, name, content):
+    from relemb.checkpoint import DamagedCheckpointError
+
+    (saved_model / name).write_text(content)
+    with pytest.raises(DamagedCheckpointError, match=rf"{name}' is not valid JSON .*the checkpoint is damaged"):
+        RelBERT.from_pretrained(saved_model, device="cpu")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut"])
+def test_damaged_weights_are_named(saved_model, damage):
+    from relemb.checkpoint import DamagedCheckpointError
+
+    path = saved_model / "model.safetensors"
+    data = path.read_bytes()
+    path.write_bytes(b"garbage!" * 10 if damage == "garbage" else data[: len(data) // 2])
+    with pytest.raises(DamagedCheckpointError, match=r"model\.safetensors' is not a readable weights file"):
+        RelBERT.from_pretrained(saved_model, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "key, value, module_value",
+    [("max_length", 48, "40"), ("pooling", "average", "'mask'"), ("template", TEMPLATES["c"], "'Today")],
+)
+def test_relemb_config_and_module_configs_must_agree(saved_model, key, value, module_value):
+    path = saved_model / "relemb_config.json"
+    data = json.loads(path.read_text())
+    data[key] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=rf"relemb_config\.json records {key}=.* but .* says {module_value}"):
+        RelBERT.from_pretrained(saved_model, device="cpu")
+    model = RelBERT.from_pretrained(saved_model, device="cpu", **{key: value})  # an explicit value settles it
+    assert getattr(model, key) == value and getattr(model.config, key) == value
+
+
+def test_a_relemb_config_without_the_settings_defers_to_the_modules(saved_model):
+    path = saved_model / "relemb_config.json"
+    data = json.loads(path.read_text())
+    for key in ("template", "pooling", "max_length"):
+        data.pop(key)  # an older config: its defaults (template d, 64) are not what the model was saved with
+    path.write_text(json.dumps(data))
+    model = RelBERT.from_pretrained(saved_model, device="cpu")
+    assert (model.template, model.pooling, model.max_length) == (TEMPLATES["a"], "mask", 40)
+
+
+# ------------------------------------------------------------------------------ max_length and device
+@pytest.mark.parametrize("value", [0, -5, 10**6, 3, 161])
+def test_max_length_has_one_rule_everywhere(tiny_bert_path, saved_model, value):
+    message = r"^max_length must be an integer from \d+ \(what the template needs\) to 160 \(the model's maximum\)"
+    with pytest.raises(ValueError, match=message):
+        RelBERT.from_pretrained(tiny_bert_path, max_length=value, device="cpu")
+    with pytest.raises(ValueError, match=message):
+        RelBERT.from_pretrained(saved_model, max_length=value, device="cpu")
+    model = RelBERT.from_pretrained(saved_model, device="cpu")
+    with pytest.raises(ValueError, match=message):
+        model.max_length = value
+    assert model.max_length == 40 and model.config.max_length == 40
+
+
+def test_template_and_max_length_arguments_are_applied_together(saved_model):
+    model = RelBERT.from_pretrained(saved_model, template="<subj> <mask> <obj>", max_length=6, device="cpu")
+    assert (model.template, model.max_length) == ("<subj> <mask> <obj>", 6)
+
+
+def test_max_length_on_the_command_line(tiny_bert_path, tmp_path, capsys):
+    from relemb.cli import main
+
+    source = tmp_path / "pairs.tsv"
+    source.write_text("tokyo\tjapan\n")
+    argv = ["embed", "pairs", str(source), "--model", tiny_bert_path, "-o", str(tmp_path / "x.npy"), "--no-progress"]
+    assert main([*argv, "--max-length", "0", "--device", "cpu"]) == 2
+    assert "max_length must be an integer from 25 (what the template needs) to 160" in capsys.readouterr().err
+    assert main([*argv, "--device", "cuda:99"]) == 2
+    assert "device 'cuda:99' is not available (available here: cpu" in capsys.readouterr().err
+    assert not (tmp_path / "x.npy").exists()
+
+
+@pytest.mark.parametrize("device", ["cuda:99", "mps:3", "xpu"])
+def test_a_device_this_machine_lacks_is_one_clear_error(tiny_bert_path, device):
+    from relemb.model import available_devices
+
+    with pytest.raises(ValueError, match=rf"^device '{device}' is not available \(available here: cpu"):
+        RelBERT.from_pretrained(tiny_bert_path, device=device)
+    assert available_devices()[0] == "cpu"
+
+
+def test_cuda_without_a_gpu_and_unknown_devices(tiny_bert_path, monkeypatch):
+    import torch
+
+    from relemb.model import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ("cuda", "cuda:0"):
+        with pytest.raises(ValueError, match=rf"^device '{device}' is not available \(available here: cpu"):
+            RelBERT.from_pretrained(tiny_bert_path, device=device)
+    with pytest.raises(ValueError, match=r"^unknown device 'gpu' \(available here: cpu"):
+        check_device("gpu")
+    assert check_device("cpu") == "cpu" and check_device(torch.device("cpu")) == "cpu"

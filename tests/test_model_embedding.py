@@ -167,3 +167,64 @@ def test_precision_is_the_deprecated_name_of_dtype(tiny_model, tmp_path):
         tiny_model.get_embedding(PAIRS, precision="int4")
     with pytest.raises(TypeError, match="pass dtype= only"):
         tiny_model.get_embedding(PAIRS, dtype="float16", precision="bfloat16")
+
+
+# ------------------------------------------------------------------------------ words must not vanish
+LONG_A = " ".join(["dog"] * 79 + ["cat"])
+LONG_B = " ".join(["dog"] * 79 + ["cow"])  # the same 64 tokens as LONG_A: identical vectors, before
+
+
+def test_a_truncated_word_is_refused_naming_the_users_index(tiny_model, encode_calls):
+    from relemb.modules import LostWordError
+
+    pairs = [("a", "b"), ("c", "d")] * 25 + [("tokyo", LONG_A)]  # deduplicated: unique pair 2, row 50
+    with pytest.raises(LostWordError, match=r"^pair 50 \('tokyo', 'dog dog .*'\): the tail word is cut off by trunc"):
+        tiny_model.get_embedding(pairs, chunk_size=2)
+    assert encode_calls == []  # refused before anything is encoded
+
+
+def test_the_first_refused_pair_in_input_order_is_named(tiny_model):
+    from relemb.modules import LostWordError
+
+    pairs = [("tokyo", "japan"), ("cat", "\U0001f600"), (LONG_A, "dog"), ("cat", "\U0001f600")]
+    with pytest.raises(LostWordError, match=r"^pair 1 .*unknown to the tokenizer"):
+        tiny_model.get_embedding(pairs, chunk_size=1)
+    with pytest.raises(LostWordError, match=r"^pair 0 .*\[SEP\]"):
+        tiny_model.get_embedding(("[SEP]", "dog"))
+
+
+def test_on_word_loss_warn_embeds_and_names_the_users_indices(tiny_model, tmp_path):
+    from relemb.modules import LostWordWarning
+
+    pairs = [("a", "b")] * 3 + [("tokyo", LONG_A), ("tokyo", LONG_B), ("\U0001f600", "\U0001f642")]
+    with pytest.warns(
+        LostWordWarning, match=r"^3 pair\(s\) .*: pair 3 .*cut off.*; pair 4 .*; pair 5 .*unknown"
+    ) as seen:
+        out = tiny_model.get_embedding(pairs, on_word_loss="warn", output=tmp_path / "out.npy")
+    assert len(seen) == 1 and out.shape == (6, tiny_model.embedding_dim)
+    np.testing.assert_array_equal(out[3], out[4])  # what the default refuses: two different tails, one vector
+    tiny_model.transformer.on_word_loss = "warn"  # the model's own default applies too
+    with pytest.warns(LostWordWarning, match="pair 0"):
+        tiny_model.get_embedding(("\U0001f600", "\U0001f642"))
+    with pytest.raises(ValueError, match="unknown on_word_loss 'skip'"):
+        tiny_model.get_embedding(pairs, on_word_loss="skip")
+
+
+def test_a_truncated_mask_names_the_users_index_whatever_on_word_loss_says(tiny_bert_path):
+    from relemb.modules import MaskTruncatedError
+
+    model = RelBERT.from_pretrained(tiny_bert_path, template="<subj> is the <mask> of <obj>", max_length=10)
+    pairs = [("tokyo", "japan")] * 7 + [(" ".join(["tokyo"] * 10), "japan")]
+    for action in ("error", "warn"):
+        with pytest.raises(MaskTruncatedError, match=r"^pair 7 .*mask token is cut off .*max_length=10"):
+            model.get_embedding(pairs, on_word_loss=action)
+
+
+def test_checked_pairs_are_not_checked_again_while_encoding(tiny_model, monkeypatch):
+    calls = []
+    original = tiny_model.transformer.word_losses
+    monkeypatch.setattr(tiny_model.transformer, "word_losses", lambda *a, **k: calls.append(1) or original(*a, **k))
+    tiny_model.get_embedding(PAIRS, chunk_size=1000)
+    assert len(calls) == 1  # the up-front check; preprocess skips its own inside get_embedding
+    tiny_model.encoder.encode(PAIRS[:2])
+    assert len(calls) == 2  # a direct encode is checked by preprocess

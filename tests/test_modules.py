@@ -1,10 +1,19 @@
+import json
+
 import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 from transformers import AutoModel
 
 from relemb.choices import POOLING_MODES, check_pooling_mode
-from relemb.modules import MaskTruncatedError, RelationPooling, RelationTransformer, pool
+from relemb.modules import (
+    LostWordError,
+    LostWordWarning,
+    MaskTruncatedError,
+    RelationPooling,
+    RelationTransformer,
+    pool,
+)
 from relemb.prompts import TEMPLATES
 
 PAIRS = [("tokyo", "japan"), ("puppy", "dog"), ("wheel", "car")]
@@ -152,3 +161,153 @@ def test_checkpoints_with_any_config_version_marker_load(tmp_path, tiny_bert_pat
     assert reloaded[0].template == TEMPLATES["a"]
     assert abs(reloaded.encode(PAIRS) - encoder.encode(PAIRS)).max() < 1e-6
     assert ("relemb_config_version 2, newer than" in caplog.text) == (version == 2)
+
+
+# ------------------------------------------------------------------------------ words that would be lost
+LONG_A = " ".join(["dog"] * 79 + ["cat"])
+LONG_B = " ".join(["dog"] * 79 + ["cow"])  # differs from LONG_A in its last word only
+
+
+def test_a_truncated_tail_is_refused(tiny_bert_path):
+    transformer = RelationTransformer(tiny_bert_path, max_seq_length=64)
+    with pytest.raises(LostWordError, match=r"pair 1 .*the tail word is cut off by truncation at max_length=64"):
+        transformer.preprocess([("tokyo", "japan"), ("tokyo", LONG_A)])
+    (loss,) = transformer.word_losses([("tokyo", "japan"), ("tokyo", LONG_A)])
+    assert (loss.index, loss.role, loss.problem) == (1, "tail word", "truncated")
+
+
+def test_on_word_loss_warn_embeds_and_says_so(tiny_bert_path):
+    transformer = RelationTransformer(tiny_bert_path, max_seq_length=64, on_word_loss="warn")
+    with pytest.warns(LostWordWarning, match=r"2 pair\(s\) .*pair 0 .*pair 1 .*cut off"):
+        features = transformer.preprocess([("tokyo", LONG_A), ("tokyo", LONG_B)])
+    assert features["input_ids"].shape[1] == 64
+    # the two tails differ only beyond max_length: that is why the default refuses them
+    assert bool((features["input_ids"][0] == features["input_ids"][1]).all())
+    with pytest.raises(ValueError, match="unknown on_word_loss 'ignore'; choose one of error, warn"):
+        RelationTransformer(tiny_bert_path, on_word_loss="ignore")
+
+
+def test_a_long_head_before_the_tail_removes_the_tail(tiny_encoder_path):
+    transformer = RelationTransformer(tiny_encoder_path, template="<mask> is the relation of <subj> to <obj>")
+    transformer.max_seq_length = 20
+    with pytest.raises(LostWordError, match=r"pair 0 .*the head word is cut off"):
+        transformer.preprocess([(" ".join(["dog"] * 30), "cat")])
+    losses = transformer.word_losses([("cat", " ".join(["dog"] * 30)), ("a", "b")])
+    assert [(loss.index, loss.role, loss.problem) for loss in losses] == [(0, "tail word", "truncated")]
+
+
+@pytest.mark.parametrize(
+    "kind, pair, role, problem, message",
+    [
+        (
+            "bert",
+            ("\U0001f600", "dog"),
+            "head word",
+            "unknown",
+            r"the head word is unknown to the tokenizer: .*'\[UNK\]'",
+        ),
+        ("bert", ("cat", "[SEP]"), "tail word", "special", r"the tail word is the tokenizer's special token '\[SEP\]'"),
+        ("bert", ("[PAD] cat", "dog"), "head word", "special", r"contains the tokenizer's special token '\[PAD\]'"),
+        ("bert", ("\u0301", "dog"), "head word", "dropped", "the head word gives no tokens"),
+        ("roberta", ("<s>", "dog"), "head word", "special", "special token '<s>'"),
+        ("roberta", ("cat", "</s>"), "tail word", "special", "special token '</s>'"),
+    ],
+)
+def test_words_the_tokenizer_cannot_carry_are_refused(
+    tiny_bert_path, tiny_roberta_path, kind, pair, role, problem, message
+):
+    transformer = RelationTransformer(tiny_bert_path if kind == "bert" else tiny_roberta_path)
+    (loss,) = transformer.word_losses([("cat", "dog"), pair])
+    assert (loss.index, loss.role, loss.problem) == (1, role, problem)
+    with pytest.raises(LostWordError, match=rf"pair 1 .*{message}"):
+        transformer.preprocess([("cat", "dog"), pair])
+    with pytest.warns(LostWordWarning, match=message):
+        transformer.check_words([("cat", "dog"), pair], on_word_loss="warn")
+
+
+def test_words_a_byte_level_tokenizer_carries_pass(tiny_roberta_path):
+    transformer = RelationTransformer(tiny_roberta_path)
+    assert transformer.word_losses([("\U0001f600", "\U0001f642"), ("[SEP]", "caf\u00e9")]) == []
+
+
+def test_two_emoji_pairs_are_no_longer_one_vector(tiny_bert_path):
+    encoder = _encoder(tiny_bert_path)
+    with pytest.raises(LostWordError, match="pair 0 .*unknown"):
+        encoder.encode([("\U0001f600", "\U0001f642"), ("\U0001f355", "\U0001f354")])
+
+
+def test_the_mask_is_reported_before_the_words_it_shares_the_cut_with(tiny_bert_path):
+    transformer = RelationTransformer(tiny_bert_path, template="<subj> is the <mask> of <obj>", max_seq_length=12)
+    with pytest.raises(MaskTruncatedError, match=r"pair 0 .*mask token is cut off .*max_length=12"):
+        transformer.check_words([(" ".join(["tokyo"] * 12), "japan")], on_word_loss="warn")
+
+
+# ------------------------------------------------------------------------------ template and max length
+@pytest.mark.parametrize("template", ["<subj> [MASK] <obj> <mask>", "<subj> is the [MASK] of <obj>"])
+def test_a_literal_mask_token_in_the_template_is_named(tiny_bert_path, template):
+    with pytest.raises(ValueError, match=r"writes the mask token '\[MASK\]' literally"):
+        RelationTransformer(tiny_bert_path, template=template)
+    transformer = RelationTransformer(tiny_bert_path)
+    with pytest.raises(ValueError, match="literally"):
+        transformer.set_template(template)
+    with pytest.raises(ValueError, match="literally"):
+        transformer.preprocess([("a", "b")], prompt=template)
+    assert transformer.template == TEMPLATES["d"]
+
+
+def test_a_template_that_tokenizes_to_two_masks_is_named(tiny_bert_path, monkeypatch):
+    import relemb.modules
+
+    transformer = RelationTransformer(tiny_bert_path)
+    monkeypatch.setattr(relemb.modules, "resolve_template", lambda template, mask_token=None: template)
+    with pytest.raises(ValueError, match=r"gives 2 mask tokens with this tokenizer instead of one"):
+        transformer.set_template("<subj> [MASK] <obj> <mask>")
+
+
+@pytest.mark.parametrize("value", [0, -5, 3, 24, 161, 10**6, 64.0, True, "64", None])
+def test_max_length_outside_the_range_is_one_clear_error(tiny_bert_path, value):
+    low, high = RelationTransformer(tiny_bert_path).max_length_range()
+    assert (low, high) == (25, 160)  # template d on this tokenizer; 160 position embeddings
+    message = r"max_length must be an integer from 25 \(what the template needs\) to 160 \(the model's maximum\)"
+    if value is not None:
+        with pytest.raises(ValueError, match=message):
+            RelationTransformer(tiny_bert_path, max_seq_length=value)
+    transformer = RelationTransformer(tiny_bert_path, max_seq_length=64)
+    with pytest.raises(ValueError, match=message if value is not None else "max_length"):
+        transformer.max_seq_length = value if value is not None else "none"
+    assert transformer.max_seq_length == 64
+    transformer.max_seq_length = 160
+    assert transformer.max_seq_length == 160
+
+
+def test_roberta_maximum_leaves_out_the_padding_offset(tiny_roberta_path):
+    transformer = RelationTransformer(tiny_roberta_path)
+    assert transformer.auto_model.config.max_position_embeddings == 162
+    assert transformer.max_length_range()[1] == 160
+    transformer.max_seq_length = 160
+    long_pair = [("cat", " ".join(["dog"] * 200))]
+    with pytest.warns(LostWordWarning):
+        transformer.check_words(long_pair, on_word_loss="warn")
+    with pytest.raises(ValueError, match="to 160"):
+        transformer.max_seq_length = 161
+
+
+def test_template_and_max_length_are_checked_together(tiny_bert_path):
+    transformer = RelationTransformer(tiny_bert_path, template="<subj> <mask> <obj>", max_seq_length=8)
+    assert transformer.max_length_range() == (5, 160)  # [CLS] a [MASK] b [SEP]
+    with pytest.raises(ValueError, match=r"needs at least 25 tokens, more than max_length=8"):
+        transformer.set_template("d")
+    assert transformer.template == "<subj> <mask> <obj>"
+    transformer.configure(template="d", max_seq_length=30)
+    assert (transformer.template, transformer.max_seq_length) == (TEMPLATES["d"], 30)
+
+
+def test_the_default_length_is_at_most_the_models(tiny_encoder_path, tmp_path):
+    import shutil
+
+    folder = tmp_path / "encoder"
+    shutil.copytree(tiny_encoder_path, folder)  # RoBERTa: 162 position embeddings, 2 of them before the first token
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["model_max_length"] = 10**30  # "no limit", as some tokenizers say
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    assert RelationTransformer(str(folder)).max_seq_length == 160

@@ -91,7 +91,11 @@ def add_model_options(
     if embedding_options:
         group.add_argument("--pooling", default=None, choices=POOLING_MODES, help="default: the model's")
     group.add_argument(
-        "--max-length", type=int, default=None, help="truncation length in tokens (default: the model's, else 64)"
+        "--max-length",
+        type=int,
+        default=None,
+        help="truncation length in tokens, from what the template needs up to the model's maximum, checked when "
+        "the model loads (default: the model's, else 64)",
     )
     group.add_argument(
         "--batch-size",
@@ -99,7 +103,11 @@ def add_model_options(
         default=DEFAULT_BATCH_SIZE,
         help=f"inputs per forward pass (default {DEFAULT_BATCH_SIZE})",
     )
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ... (default: CUDA when available)")
+    group.add_argument(
+        "--device",
+        default=None,
+        help="cpu, cuda, cuda:1, mps ...; one this machine lacks is an error (default: CUDA when available)",
+    )
     if embedding_options:
         group.add_argument(
             "--backend",
