@@ -123,3 +123,23 @@ def test_the_selection_interval_narrows_with_more_questions():
         assert metrics["validation_mean_accuracy_ci_low"] < 0.5 < metrics["validation_mean_accuracy_ci_high"]
         widths.append(metrics["validation_mean_accuracy_ci_high"] - metrics["validation_mean_accuracy_ci_low"])
     assert widths[1] < widths[0] / 2
+
+
+def test_forget_after_drops_the_rows_a_resumed_run_redoes(tmp_path):
+    vectors = {("a", "b"): [1.0, 0.0], ("c", "d"): [0.9, 0.1], ("e", "f"): [0.0, 1.0]}
+    first = AnalogyEvaluator([AnalogyQuestion(("a", "b"), (("e", "f"), ("c", "d")), 1)], name="first")
+    second = AnalogyEvaluator([AnalogyQuestion(("a", "b"), (("c", "d"), ("e", "f")), 1)], name="second")
+    evaluator = ValidationEvaluator([first, second])
+    for epoch, steps in ((1, 3), (2, 6), (3, 9)):
+        evaluator(FakeEncoder(vectors), output_path=str(tmp_path), epoch=epoch, steps=steps)
+    assert evaluator.forget_after(tmp_path, 3) == 4  # two rows of each set
+    for name in ("first", "second"):
+        with open(tmp_path / f"analogy_evaluation_{name}_results.csv", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert [row[:2] for row in rows] == [["epoch", "steps"], ["1", "3"]]
+    assert evaluator.forget_after(tmp_path, 3) == 0  # nothing after step 3 any more
+    # appending goes on as before
+    evaluator(FakeEncoder(vectors), output_path=str(tmp_path), epoch=2, steps=6)
+    with open(tmp_path / "analogy_evaluation_first_results.csv", encoding="utf-8") as handle:
+        assert [row[1] for row in csv.reader(handle)] == ["steps", "3", "6"]
+    assert AnalogyEvaluator(QUESTIONS, name="none").forget_after(tmp_path, 0) == 0  # no CSV

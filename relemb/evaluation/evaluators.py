@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 from sentence_transformers.base.evaluation import BaseEvaluator, SequentialEvaluator
 
+from relemb._io import write_text
 from relemb.data import AnalogyQuestion
 from relemb.evaluation.analogy import check_direction, predict_answers, question_pairs, score_questions
 from relemb.evaluation.statistics import N_RESAMPLES, bootstrap_interval, mean_accuracy_interval
@@ -136,6 +139,36 @@ class AnalogyEvaluator(BaseEvaluator):
             self.store_metrics_in_model_card_data(encoder, metrics, epoch, steps)
         return metrics
 
+    def forget_after(self, output_path: str | os.PathLike, steps: int) -> int:
+        """Drop the rows of this evaluator's CSV in ``output_path`` written after optimizer step ``steps`` (a
+        resumed run redoes those evaluations, so their rows would appear twice); ``steps=0`` keeps only the
+        header. Returns the number of rows dropped (0 when there is no CSV).
+
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> evaluator = AnalogyEvaluator([AnalogyQuestion(("a", "b"), (("c", "d"), ("e", "f")), 0)], name="toy")
+        >>> _ = write_text(os.path.join(folder, evaluator.csv_file), "epoch,steps,accuracy,ci_low,ci_high\\n"
+        ...                "1.0,3,0.5,0.0,1.0\\n2.0,6,0.5,0.0,1.0\\n")
+        >>> evaluator.forget_after(folder, 3)
+        1
+        """
+        path = os.path.join(os.fspath(output_path), self.csv_file)
+        if not os.path.isfile(path):
+            return 0
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        if not rows:
+            return 0
+        header, body = rows[0], rows[1:]
+        column = header.index("steps") if "steps" in header else 1
+        kept = [row for row in body if len(row) > column and _step_of(row[column]) <= steps]
+        if len(kept) == len(body):
+            return 0
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([header, *kept])  # the same line ends as the appending writer
+        write_text(path, buffer.getvalue())
+        return len(body) - len(kept)
+
     @property
     def description(self) -> str:
         return "Relation Analogy"
@@ -180,3 +213,15 @@ class ValidationEvaluator(SequentialEvaluator):
             results["validation_mean_accuracy_ci_high"] = high
         self.primary_metric = "validation_mean_accuracy"
         return results
+
+    def forget_after(self, output_path: str | os.PathLike, steps: int) -> int:
+        """:meth:`AnalogyEvaluator.forget_after` for every set: the rows written after step ``steps`` go."""
+        return sum(e.forget_after(output_path, steps) for e in self.evaluators if isinstance(e, AnalogyEvaluator))
+
+
+def _step_of(text: str) -> float:
+    """A CSV cell as a step number (an unreadable cell counts as after every step, so it is dropped)."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.inf
