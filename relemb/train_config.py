@@ -40,7 +40,9 @@ __all__ = [
     "RelationTrainingArguments",  # noqa: F822 - loaded on first use (module __getattr__)
     "SEMEVAL_SELECTION_METRIC",
     "TrainingOptions",
+    "RUN_ONLY_OPTIONS",
     "argument_dataclasses",
+    "command_line",
     "option_aliases",
     "option_dataclasses",
     "parse_training_arguments",
@@ -184,6 +186,10 @@ class TrainingOptions:
     over the validation sets). :class:`RelationTrainingArguments` adds every other
     ``SentenceTransformerTrainingArguments`` option; ``per_device_train_batch_size`` is the target number of
     word pairs per batch (whole relations).
+
+    relemb's own run options are here too: ``overwrite_output_dir`` (train into a folder that holds a
+    trained model), ``keep_checkpoints`` (keep the checkpoints of a finished run) and ``compare_to_base``
+    (score the untrained base model on the test sets).
     """
 
     output_dir: Optional[str] = field(
@@ -229,7 +235,30 @@ class TrainingOptions:
     seed: int = field(default=42, metadata={"help": "Random seed of initialisation, batches and sampling."})
     # TrainingArguments' own type (it makes the value a list): None first, so HfArgumentParser parses a str
     report_to: None | str | list[str] = field(
-        default="none", metadata={"help": "Logging integrations (none, tensorboard...)."}
+        default="none", metadata={"help": "Logging integrations (none, tensorboard, wandb...)."}
+    )
+    # the Trainer's convention (transformers 5 dropped the option; relemb keeps it)
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Train into an --output_dir that already holds a trained model (results.json, model.safetensors "
+            "or checkpoint-*): the old run's results, checkpoints and evaluation files are removed first."
+        },
+    )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep the trainer's checkpoint-* folders (optimizer state included) once the final model is "
+            "saved; by default they are removed when the run finishes (an interrupted run keeps them for "
+            "--resume_from_checkpoint last)."
+        },
+    )
+    compare_to_base: bool = field(
+        default=True,
+        metadata={
+            "help": "Also score the untrained base model on --test_datasets (before training), for the results "
+            "table and the model card."
+        },
     )
 
 
@@ -333,6 +362,41 @@ def quickstart_defaults(environ: dict[str, str] | None = None, data_dir: str | N
     else:
         values.update(data="starter", test_datasets=["starter"])
     return values
+
+
+#: Options that say how to run, not what is trained: left out of the recorded command line.
+RUN_ONLY_OPTIONS = frozenset({"resume_from_checkpoint", "overwrite_output_dir"})
+
+
+def command_line(values: dict[str, Any], program: str = "relemb-train") -> str:
+    """The command line that trains with the options ``values`` (a flat dict, as :func:`parse_training_arguments`
+    takes: the merged command line, config file and ``--quickstart`` options), to record in the model's
+    recipe and card. Every option is written out, so the command needs no config file; options that only say
+    how to run (:data:`RUN_ONLY_OPTIONS`) and unset ones are left out.
+
+    >>> command_line({"base_model": "minilm", "lr": 1e-4, "test_datasets": ["u2", "u4"], "loob": True,
+    ...               "output_dir": "runs/my model", "resume_from_checkpoint": "last"})
+    "relemb-train --base_model minilm --test_datasets u2 u4 --loob true --output_dir 'runs/my model' --learning_rate 0.0001"
+    """
+    import shlex
+
+    aliases = option_aliases()
+    order = {f.name: index for index, f in enumerate(f for dtype in option_dataclasses() for f in fields(dtype))}
+    named = {aliases.get(key, key): value for key, value in values.items()}
+    words = [program]
+    # relemb's own options first, in --help's order; the other trainer options after them
+    for name in sorted(named, key=lambda name: order.get(name, len(order))):
+        value = named[name]
+        if name in RUN_ONLY_OPTIONS or value is None:
+            continue
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not items:
+            continue
+        words.append(f"--{name}")
+        for item in items:
+            item = getattr(item, "value", item)  # the trainer's enums
+            words.append(("true" if item else "false") if isinstance(item, bool) else str(item))
+    return shlex.join(words)
 
 
 def parse_training_arguments(values: dict[str, Any]) -> tuple[Any, Any, Any, Any, Any]:
