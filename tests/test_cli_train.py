@@ -139,6 +139,9 @@ def test_config_file_errors(tmp_path):
         (["--test_datasets", "u9"], "'u9'"),
         (["--temperature", "0"], "temperature must be > 0"),
         (["--resume_from_checkpoint", "last"], "no checkpoint-"),
+        (["--epochs", "0"], "num_train_epochs (--epochs) must be > 0, got 0"),
+        (["--epochs", "-1"], "num_train_epochs (--epochs) must be > 0, got -1"),
+        (["--max_steps", "0"], "max_steps must be > 0"),
     ],
 )
 def test_bad_arguments_fail_before_training(tmp_path, capsys, no_model_loading, argv, message):
@@ -184,6 +187,9 @@ def test_quickstart_runs_with_a_tiny_model(tiny_roberta_path, tmp_path, capsys, 
     assert "| starter | test | 96 |" in " ".join(printed.split())
     results = RunResult.load(out / "results.json")
     assert results.arguments["data"] == "starter" and set(results.scores["test"]) == {"starter"}
+    # a folder worth sharing: the model, its card and figure, results.json; the optimizer state is gone
+    assert {"model.safetensors", "README.md", "results.json", "training_curve.png"} <= {p.name for p in out.iterdir()}
+    assert not list(out.glob("checkpoint-*"))
 
 
 def test_format_results_table():
@@ -328,3 +334,92 @@ def test_help_trainer_lists_every_trainer_option(capsys):
     text = capsys.readouterr().out
     for option in ("--fp16", "--gradient_accumulation_steps", "--save_steps", "--resume_from_checkpoint"):
         assert option in text
+
+
+def tiny_run(model_path, out, *extra):
+    return [
+        "train",
+        "--base_model",
+        model_path,
+        "--data",
+        "starter",
+        "--output_dir",
+        str(out),
+        "--epochs",
+        "2",
+        *FAST,
+        *extra,
+    ]
+
+
+def test_the_terminal_shows_one_line_per_evaluation_and_the_table(tiny_bert_path, tmp_path, capsys):
+    assert main(tiny_run(tiny_bert_path, tmp_path / "quiet", "--test_datasets", "starter")) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in (captured.out + captured.err).splitlines() if line.strip()]
+    assert not [line for line in lines if line.lstrip().startswith("{")], lines  # no raw trainer dicts
+    evaluations = [line for line in lines if line.startswith("epoch ")]
+    assert len(evaluations) == 2 and evaluations[0].startswith("epoch 1, step 3/6: loss ")
+    assert "starter_relations " in evaluations[0] and "(best so far)" in evaluations[0]
+    assert "| starter | test | 96 |" in " ".join(captured.out.split())
+    assert "untrained" in captured.out  # the untrained base model's column
+    assert "pin_memory" not in captured.err and "Loading weights" not in captured.err
+
+    # -v: the trainer's own logs are back
+    assert main(["-v", *tiny_run(tiny_bert_path, tmp_path / "loud", "--keep_checkpoints")]) == 0
+    captured = capsys.readouterr()
+    assert "{'eval_starter_relations_validation_accuracy'" in captured.out
+    assert sorted(p.name for p in (tmp_path / "loud").glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
+
+
+def test_the_recorded_command_reproduces_the_options(tmp_path, tiny_bert_path, monkeypatch):
+    import shlex
+
+    from relemb.cli import build_parser
+    from relemb.cli.train import option_values
+    from relemb.train_config import command_line
+
+    config = tmp_path / "recipe.yaml"
+    config.write_text("loss: triplet\nmargin: 0.5\nexclude_relations: [1]\nlr: 2.0e-5\n")
+    monkeypatch.delenv("RELEMB_DATA_DIR", raising=False)
+
+    def parsed(argv):
+        args, extra = build_parser().parse_known_args(argv)
+        args.extra_arguments = extra
+        return parse_training_arguments(option_values(args))
+
+    argv = ["train", "--quickstart", "--config", str(config), "--output_dir", str(tmp_path / "o"), "--seed", "3"]
+    argv += ["--gradient_accumulation_steps", "2", "--use_cpu"]
+    args, extra = build_parser().parse_known_args(argv)
+    args.extra_arguments = extra
+    command = command_line(option_values(args))
+    assert command.startswith("relemb-train ") and "--config" not in command and "--quickstart" not in command
+    again = parsed(["train", *shlex.split(command)[1:]])
+    for original, reproduced in zip(parsed(argv), again):
+        assert original == reproduced
+
+
+def test_finished_work_is_not_overwritten(tiny_bert_path, tmp_path, capsys, no_model_loading):
+    out = tmp_path / "done"
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"x")
+    assert main(tiny_run(tiny_bert_path, out)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "already holds a trained model (model.safetensors)" in err
+    assert "--overwrite_output_dir" in err
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert main(tiny_run(tiny_bert_path, a_file)) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_resuming_a_finished_run_says_so(tiny_bert_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(tiny_run(tiny_bert_path, out, "--epochs", "1")) == 0
+    results = RunResult.load(out / "results.json")
+    assert results.arguments["command"].startswith(f"relemb-train --base_model {tiny_bert_path} --data starter")
+    assert "Reproduce it with" in (out / "README.md").read_text()
+    capsys.readouterr()
+    assert main(tiny_run(tiny_bert_path, out, "--epochs", "1", "--resume_from_checkpoint", "last")) == 0
+    captured = capsys.readouterr()
+    assert "holds a finished run: nothing to resume" in captured.out
+    assert "epoch 1, step" not in captured.out and RunResult.load(out / "results.json") == results

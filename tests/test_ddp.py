@@ -119,5 +119,8 @@ def test_relemb_train_under_torchrun_with_two_cpu_processes(tiny_bert_path, tmp_
     # 384 starter rows in 64-row batches = 6 batches, dealt to 2 processes: 3 optimizer steps per epoch
     assert results.details["global_steps"] == 3
     assert 0.0 <= results.scores["test"]["starter"] <= 1.0
-    assert (out / "model.safetensors").is_file()
+    assert (out / "model.safetensors").is_file() and (out / "training_curve.png").is_file()
+    assert not list(out.glob("checkpoint-*"))  # removed by process 0 once the model was saved
     assert " ".join(done.stdout.split()).count("| starter | test |") == 1  # only rank 0 reports
+    assert done.stdout.count("epoch 1, step 3/3: loss ") == 1  # one line per evaluation, from rank 0
+    assert "{'eval_" not in done.stdout and "pin_memory" not in done.stderr

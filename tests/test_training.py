@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import TrainerCallback
 
 from relemb import RelBERT
 from relemb.data import DatasetNotFoundError, RelationRecord, load_relation_similarity
@@ -81,6 +82,25 @@ def test_select_relations_by_type_and_parent_class():
         select_relations(records, ["hypernymy"])
     with pytest.raises(ValueError, match="at least 2"):
         select_relations(records, sorted({r.parent for r in records}))
+    # a training file of one relation says so (not a complaint about --exclude-relations)
+    with pytest.raises(ValueError, match="the training data holds one relation .* needs at least two") as error:
+        select_relations(records[:1], [])
+    assert "exclude" not in str(error.value)
+
+
+def test_one_relation_training_file_fails_before_the_model_is_loaded(tiny_bert_path, tmp_path, monkeypatch):
+    import relemb.training as train_module
+
+    monkeypatch.setattr(train_module, "build_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
+    single = tmp_path / "one.jsonl"
+    single.write_text(json.dumps(load_relation_similarity("starter", "train")[0].to_dict()) + "\n")
+    with pytest.raises(ValueError, match="the training data holds one relation"):
+        train(
+            ModelArguments(base_model=tiny_bert_path),
+            DataArguments(data=str(single), validation_data="starter"),
+            LossArguments(),
+            training_args(tmp_path / "out"),
+        )
 
 
 def test_build_datasets_loads_everything_up_front():
@@ -132,7 +152,7 @@ def test_train_end_to_end_writes_model_results_and_card(tiny_bert_path, tmp_path
             ModelArguments(base_model=tiny_bert_path, template="a", pooling="mask"),
             DataArguments(data="starter", test_datasets=["starter"]),
             LossArguments(loss="nce"),
-            training_args(out),
+            training_args(out, keep_checkpoints=True),
         )
     assert "Error while generating model card" not in caplog.text
     # results.json is a RunResult (the results schema relemb-eval writes too)
@@ -143,8 +163,19 @@ def test_train_end_to_end_writes_model_results_and_card(tiny_bert_path, tmp_path
     history = [h["eval_validation_mean_accuracy"] for h in details["history"]]
     assert len(history) == 2 and details["best_metric"] == pytest.approx(max(history))
     assert details["global_steps"] > 0 and details["train_loss"] > 0 and details["train_seconds"] > 0
-    assert set(scores) == {"validation", "validation_n", "test", "test_intervals", "test_n"}
+    assert set(scores) == {
+        "validation",
+        "validation_n",
+        "test",
+        "test_intervals",
+        "test_n",
+        "untrained_test",
+        "untrained_test_intervals",
+    }
     assert 0.0 <= scores["test"]["starter"] <= 1.0
+    # the untrained base model, scored on the same questions before training (--compare_to_base)
+    low, high = scores["untrained_test_intervals"]["starter"]
+    assert low <= scores["untrained_test"]["starter"] <= high
     low, high = scores["test_intervals"]["starter"]
     assert low <= scores["test"]["starter"] <= high and scores["test_n"]["starter"] == 96
     assert len(details["test"]["starter"]["correct"]) == 96  # what relemb-eval compare pairs
@@ -170,8 +201,16 @@ def test_train_end_to_end_writes_model_results_and_card(tiny_bert_path, tmp_path
     assert model.pooling == "mask" and model.template.startswith("Today, I finally")
     assert model.config.training["learning_rate"] == 1e-3
     assert model.config.results["starter_test_accuracy"] == pytest.approx(scores["test"]["starter"], abs=1e-4)
+    assert model.config.results["untrained_starter_test_accuracy"] == pytest.approx(
+        scores["untrained_test"]["starter"], abs=1e-4
+    )
+    assert [row["step"] for row in model.config.results["history"]] == [3, 6]
+    assert model.config.results["best_step"] == details["best_step"]
+    assert Path(details["best_checkpoint"]).name == f"checkpoint-{details['best_step']}"
     card = (out / "README.md").read_text()
-    assert "## Training" in card and "## Results" in card and "starter_test_accuracy" in card
+    assert "## Training" in card and "## Results" in card and "![Training loss" in card
+    assert f"| starter | test | 96 | {100 * scores['test']['starter']:.1f} |" in " ".join(card.split())
+    assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the best checkpoint is what was saved as the final model
     best = weights(details["best_checkpoint"])
     final = weights(out)
@@ -336,7 +375,7 @@ def test_build_loss_from_training_data_or_rows(tiny_model):
 
 
 def test_resume_from_checkpoint_loses_nothing(tiny_roberta_path, tmp_path):
-    common = dict(load_best_model_at_end=False, eval_strategy="no", save_total_limit=None)
+    common = dict(load_best_model_at_end=False, eval_strategy="no", save_total_limit=None, keep_checkpoints=True)
     data = DataArguments(data="starter")
     loss = LossArguments(loss="triplet", classification_loss=True)
     full = tmp_path / "full"
@@ -412,6 +451,16 @@ def test_argument_dataclasses_validate_themselves():
         LossArguments(temperature=0)
     with pytest.raises(ValueError, match="output_dir is required"):
         RelationTrainingArguments()
+    # no training is an argument error, not an untrained model saved as fine-tuned
+    for bad, message in (
+        (dict(num_train_epochs=0), "num_train_epochs .* must be > 0, got 0"),
+        (dict(num_train_epochs=-1), "must be > 0, got -1"),
+        (dict(max_steps=0), "max_steps must be > 0"),
+        (dict(max_steps=-5), "max_steps must be > 0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            RelationTrainingArguments(output_dir="x", **bad)
+    assert RelationTrainingArguments(output_dir="x", num_train_epochs=0, max_steps=3).max_steps == 3
     with pytest.raises(FileNotFoundError, match="not a folder"):
         DataArguments(data_dir="/no/such/folder")
     assert DataArguments(exclude_relations="1 8/d").exclude_relations == ["1", "8/d"]
@@ -427,3 +476,245 @@ def test_semeval2012_rows_and_validation_questions(data_dir):
     assert len(pair_ids) < full.n_pairs  # pairs listed under several relations share one id
     assert not any(r.startswith("1/") for r in data.relations) and all(e.startswith("1/") for e in data.excluded)
     assert len(data.validation["semeval2012_validation"]) == 79 - len(data.excluded)
+
+
+# ------------------------------------------------------------------- finished, interrupted, resumed runs
+MODEL_FILES = {"model.safetensors", "README.md", RESULTS_FILE, "training_curve.png", "relemb_config.json"}
+
+
+def run_once(model_path, out, **overrides):
+    """A 2-epoch run on the starter set (3 steps an epoch, a checkpoint and an evaluation after each)."""
+    return train(
+        ModelArguments(base_model=model_path),
+        DataArguments(data="starter"),
+        LossArguments(loss="nce"),
+        training_args(out, **overrides),
+    )
+
+
+@pytest.fixture(scope="module")
+def kept_run(tiny_bert_path, tmp_path_factory):
+    """A finished run whose checkpoints were kept (--keep_checkpoints): checkpoint-3, checkpoint-6."""
+    out = tmp_path_factory.mktemp("kept") / "run"
+    result = run_once(tiny_bert_path, out, keep_checkpoints=True)
+    return out, result
+
+
+def copy_run(source, target, *, drop=()):
+    shutil.copytree(source, target)
+    for name in drop:
+        path = target / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return target
+
+
+def csv_steps(out) -> list[int]:
+    rows = (out / "eval" / "analogy_evaluation_starter_relations_validation_results.csv").read_text().splitlines()
+    return [int(row.split(",")[1]) for row in rows[1:]]
+
+
+class StopAt(TrainerCallback):
+    """Ctrl-C after optimizer step ``step`` (the checkpoints written so far stay)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_finished_run_leaves_a_model_folder_worth_sharing(tiny_bert_path, tmp_path, kept_run):
+    out = tmp_path / "run"
+    result = run_once(tiny_bert_path, out)
+    names = {path.name for path in out.iterdir()}
+    assert MODEL_FILES <= names and not any(name.startswith("checkpoint-") for name in names)
+    assert result.run_result.details["checkpoints_kept"] is False
+    # removing the checkpoints changes nothing else: the same model as the run that kept them
+    kept_out, kept = kept_run
+    assert sorted(p.name for p in kept_out.glob("checkpoint-*")) == ["checkpoint-3", "checkpoint-6"]
+    assert kept.run_result.details["checkpoints_kept"] is True
+    final, reference = weights(out), weights(kept_out)
+    assert all(torch.equal(final[k], reference[k]) for k in reference)
+    # the whole run's loss: every step's, from the log (an entry at each evaluation and at the last step)
+    logged = [h for h in load_trainer_state(kept_out / "checkpoint-6")["log_history"] if "loss" in h]
+    assert logged[-1]["step"] == 6 and {3, 6} <= {h["step"] for h in logged}
+    assert result.run_result.details["train_loss"] == pytest.approx(kept.run_result.details["train_loss"])
+
+
+def load_trainer_state(checkpoint) -> dict:
+    return json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+
+
+def test_an_interrupted_run_keeps_its_checkpoints_and_resumes_to_the_same_end(tiny_bert_path, tmp_path, kept_run):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            ModelArguments(base_model=tiny_bert_path),
+            DataArguments(data="starter"),
+            LossArguments(loss="nce"),
+            training_args(out),
+            callbacks=[StopAt(4)],
+        )
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-3"] and not (out / RESULTS_FILE).exists()
+    before = load_trainer_state(out / "checkpoint-3")["stateful_callbacks"]["TrainingProgress"]
+    first_session = before["attributes"]["train_seconds"]
+    assert first_session > 0
+
+    result = run_once(tiny_bert_path, out, resume_from_checkpoint="last")
+    assert not list(out.glob("checkpoint-*"))  # finished now: the checkpoints go
+    details = result.run_result.details
+    assert details["resumed_from"] == str(out / "checkpoint-3") and details["global_steps"] == 6
+    # the whole run's loss and time, not only the resumed part's
+    _, reference = kept_run
+    assert details["train_loss"] == pytest.approx(reference.run_result.details["train_loss"], rel=1e-3)
+    assert details["train_seconds"] >= round(first_session, 1)
+    assert [h["step"] for h in details["history"]] == [3, 6] and csv_steps(out) == [3, 6]
+    final, kept = weights(out), weights(kept_run[0])
+    for key in kept:
+        torch.testing.assert_close(final[key], kept[key], rtol=0, atol=1e-6)
+
+
+def test_resume_last_skips_a_checkpoint_cut_mid_save(tiny_bert_path, tmp_path, kept_run, caplog):
+    # killed while saving checkpoint-6: its trainer state never written, no results.json; epoch 2's score is
+    # already in the evaluation CSV
+    out = copy_run(kept_run[0], tmp_path / "run", drop=[RESULTS_FILE, "checkpoint-6/trainer_state.json"])
+    assert csv_steps(out) == [3, 6]
+    with caplog.at_level(logging.INFO, logger="relemb.training"):
+        result = run_once(tiny_bert_path, out, resume_from_checkpoint="last")
+    assert "skipping incomplete checkpoint(s): checkpoint-6: no trainer_state.json" in caplog.text
+    assert f"resuming from {out / 'checkpoint-3'}" in caplog.text
+    assert result.run_result.details["global_steps"] == 6
+    assert csv_steps(out) == [3, 6]  # epoch 2 scored again, its old row dropped: no duplicate
+
+
+def test_resume_checks_every_file_and_names_the_damaged_one(tiny_bert_path, tmp_path, kept_run, monkeypatch):
+    import relemb.training as train_module
+
+    kept = kept_run[0]
+    # a truncated optimizer state: 'last' falls back to the complete checkpoint, a named folder is an error
+    out = copy_run(kept, tmp_path / "cut", drop=[RESULTS_FILE])
+    optimizer = out / "checkpoint-6" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:1000])
+    assert train_module.checkpoint_problem(out / "checkpoint-6") == (
+        "optimizer.pt is cut off (not a complete torch file)"
+    )
+    assert train_module.resolve_resume("last", str(out)) == str(out / "checkpoint-3")
+    with pytest.raises(ValueError, match="cannot resume from .*checkpoint-6.*optimizer.pt is cut off"):
+        train_module.resolve_resume(str(out / "checkpoint-6"), str(out))
+    weights_file = out / "checkpoint-3" / "model.safetensors"
+    weights_file.write_bytes(weights_file.read_bytes()[:-10])
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint.*model.safetensors is cut off"):
+        train_module.resolve_resume("last", str(out))
+    (out / "checkpoint-3" / "optimizer.pt").write_bytes(b"")
+    size = weights_file.stat().st_size
+    assert train_module.checkpoint_problem(out / "checkpoint-3") == (
+        f"model.safetensors is cut off ({size} of {size + 10} bytes)"
+    )  # the weights are checked first
+
+    # damage the cheap checks cannot see (the pickled optimizer state garbled): one error naming the file
+    out = copy_run(kept, tmp_path / "garbled", drop=[RESULTS_FILE, "checkpoint-6"])
+    optimizer = out / "checkpoint-3" / "optimizer.pt"
+    data = bytearray(optimizer.read_bytes())
+    data[80:112] = b"\xff" * 32
+    optimizer.write_bytes(bytes(data))
+    assert train_module.checkpoint_problem(out / "checkpoint-3") is None
+    with pytest.raises(ValueError) as error:
+        run_once(tiny_bert_path, out, resume_from_checkpoint="last")
+    message = str(error.value)
+    assert "\n" not in message and "checkpoint-3: optimizer.pt is damaged" in message, message
+
+
+def test_resuming_a_finished_run_does_nothing(tiny_bert_path, tmp_path, kept_run, monkeypatch):
+    import relemb.training as train_module
+
+    out = copy_run(kept_run[0], tmp_path / "done")
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    monkeypatch.setattr(train_module.RelationTrainer, "train", lambda *a, **k: pytest.fail("nothing to train"))
+    for keep in (True, False):
+        if not keep:  # a finished run without --keep_checkpoints has none left
+            for checkpoint in out.glob("checkpoint-*"):
+                shutil.rmtree(checkpoint)
+        result = run_once(tiny_bert_path, out, resume_from_checkpoint="last")
+        assert result.already_finished and result.run_result == RunResult.load(out / RESULTS_FILE)
+        assert (out / "model.safetensors").stat().st_mtime_ns == stamp and csv_steps(out) == [3, 6]
+
+
+def test_finished_work_is_not_overwritten_or_mixed(tiny_bert_path, tmp_path, kept_run, monkeypatch):
+    import relemb.training as train_module
+
+    out = copy_run(kept_run[0], tmp_path / "old")
+    (out / "checkpoint-99").mkdir()  # a longer earlier run's checkpoint
+    original_build = train_module.build_model
+    monkeypatch.setattr(train_module, "build_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
+    with pytest.raises(FileExistsError, match="already holds a trained model .*results.json.*--overwrite_output_dir"):
+        run_once(tiny_bert_path, out)
+    for name in (RESULTS_FILE, "checkpoint-3", "checkpoint-6", "checkpoint-99"):
+        assert (out / name).exists()
+    # --overwrite_output_dir: the old run's results, checkpoints and evaluation rows go first
+    monkeypatch.setattr(train_module, "build_model", original_build)
+    old_date = RunResult.load(out / RESULTS_FILE).date
+    result = run_once(tiny_bert_path, out, overwrite_output_dir=True, num_train_epochs=1)
+    assert not list(out.glob("checkpoint-*")) and csv_steps(out) == [3]
+    assert result.run_result.details["global_steps"] == 3 and RunResult.load(out / RESULTS_FILE).date >= old_date
+
+
+def test_output_dir_is_checked_before_any_work(tiny_bert_path, tmp_path, monkeypatch):
+    import os
+
+    import relemb.training as train_module
+
+    monkeypatch.setattr(train_module, "build_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
+    a_file = tmp_path / "model.txt"
+    a_file.write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        run_once(tiny_bert_path, a_file)
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        run_once(tiny_bert_path, a_file / "run")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(PermissionError, match="no write permission"):
+            run_once(tiny_bert_path, locked / "run")
+
+
+def test_pin_memory_follows_the_device_and_cpu_runs_do_not_warn(tiny_bert_path, tmp_path):
+    import warnings
+
+    from relemb.training import accelerator_in_use
+
+    args = training_args(tmp_path / "run", use_cpu=False, num_train_epochs=1)
+    assert args.dataloader_pin_memory == accelerator_in_use()
+    assert training_args(tmp_path / "x").dataloader_pin_memory is False  # --use_cpu
+    if accelerator_in_use():
+        return  # pinned memory is wanted there, and PyTorch does not warn
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(ModelArguments(base_model=tiny_bert_path), DataArguments(data="starter"), LossArguments(), args)
+    assert not [w for w in caught if "pin_memory" in str(w.message)]
+
+
+def test_checkpoints_follow_the_umask(tiny_bert_path, tmp_path):
+    import os
+    import stat
+
+    previous = os.umask(0o027)
+    try:
+        out = tmp_path / "run"
+        with pytest.raises(KeyboardInterrupt):
+            train(
+                ModelArguments(base_model=tiny_bert_path),
+                DataArguments(data="starter"),
+                LossArguments(),
+                training_args(
+                    out, save_strategy="steps", save_steps=1, eval_strategy="no", load_best_model_at_end=False
+                ),
+                callbacks=[StopAt(2)],  # after checkpoint-1 was saved
+            )
+    finally:
+        os.umask(previous)
+    checkpoint = out / "checkpoint-1"
+    assert checkpoint.is_dir()
+    for path in [checkpoint, *checkpoint.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o750 if path.is_dir() else 0o640), (path, oct(mode))

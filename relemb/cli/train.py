@@ -28,9 +28,16 @@ from typing import Any
 
 from relemb._io import markdown_table
 from relemb.cli.options import interval_text, percent
-from relemb.train_config import option_dataclasses, parse_training_arguments, quickstart_defaults, read_config_file
+from relemb.train_config import (
+    command_line,
+    option_dataclasses,
+    parse_training_arguments,
+    quickstart_defaults,
+    read_config_file,
+)
+from relemb.training_curve import CURVE_FILE
 
-__all__ = ["ACCEPTS_EXTRA_ARGUMENTS", "add_arguments", "format_results", "run", "trainer_options"]
+__all__ = ["ACCEPTS_EXTRA_ARGUMENTS", "add_arguments", "format_results", "option_values", "run", "trainer_options"]
 
 #: Options this command does not declare go to the trainer (``SentenceTransformerTrainingArguments``).
 ACCEPTS_EXTRA_ARGUMENTS = True
@@ -156,7 +163,8 @@ def trainer_options(arguments: list[str]) -> dict[str, Any]:
 
 def format_results(results: dict[str, Any]) -> str:
     """A markdown table of the validation and test accuracies in ``results`` (a training run's scores): dataset,
-    split, number of questions, accuracy and its 95% interval (percent), and the test mean.
+    split, number of questions, accuracy and its 95% interval (percent), and the test mean; with the untrained
+    base model's test scores (``untrained_test``), two more columns compare with it.
 
     >>> print(format_results({"validation": {"semeval2012_validation_accuracy": 0.5}, "test": {"u2": 0.25}}))
     | dataset     | split      | n | accuracy | 95% CI |
@@ -166,27 +174,38 @@ def format_results(results: dict[str, Any]) -> str:
     """
     validation, test = results.get("validation", {}), results.get("test", {})
     counts = {**results.get("validation_n", {}), **results.get("test_n", {})}
+    untrained = results.get("untrained_test") or {}
+    untrained_intervals = results.get("untrained_test_intervals") or {}
+    compare = bool(untrained)
     rows = []
     for key, value in validation.items():
         if key.endswith("_accuracy"):
             name = key[: -len("_accuracy")]
             interval = [validation.get(f"{key}_ci_low"), validation.get(f"{key}_ci_high")]
             label = "mean" if name == "validation_mean" else name.replace("_validation", "")
-            rows.append([label, "validation", counts.get(name, ""), percent(value), interval_text(interval)])
+            row = [label, "validation", counts.get(name, ""), percent(value), interval_text(interval)]
+            rows.append(row + (["", ""] if compare else []))
     intervals = results.get("test_intervals", {})
     for name, value in test.items():
-        rows.append([name, "test", counts.get(name, ""), percent(value), interval_text(intervals.get(name))])
+        row = [name, "test", counts.get(name, ""), percent(value), interval_text(intervals.get(name))]
+        if compare:
+            row += [percent(untrained.get(name)), interval_text(untrained_intervals.get(name))]
+        rows.append(row)
     if len(test) > 1:
-        rows.append(["mean", "test", "", percent(sum(test.values()) / len(test)), ""])
-    return markdown_table(["dataset", "split", "n", "accuracy", "95% CI"], rows)
+        row = ["mean", "test", "", percent(sum(test.values()) / len(test)), ""]
+        if compare:
+            shared = [untrained[name] for name in test if name in untrained]
+            row += [percent(sum(shared) / len(shared)) if len(shared) == len(test) else "", ""]
+        rows.append(row)
+    headers = ["dataset", "split", "n", "accuracy", "95% CI"] + (["untrained", "95% CI "] if compare else [])
+    return markdown_table(headers, rows)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Parse and check every option, train, print the results table; returns 0."""
-    if args.help_trainer:
-        _trainer_parser().print_help()
-        return 0
-    logging.getLogger("relemb").setLevel(logging.INFO)
+def option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """Every option of a ``relemb-train`` command as one flat dict: the command line over the ``--config`` file
+    over ``--quickstart``'s defaults (the trainer options it does not declare included), as
+    :func:`~relemb.train_config.parse_training_arguments` takes them and
+    :func:`~relemb.train_config.command_line` records them."""
     given = {name: getattr(args, name) for name in getattr(args, _DESTS_KEY, []) if hasattr(args, name)}
     values: dict[str, Any] = {}
     if args.quickstart:
@@ -195,15 +214,59 @@ def run(args: argparse.Namespace) -> int:
         values.update(read_config_file(args.config))
     values.update(trainer_options(list(getattr(args, "extra_arguments", []))))
     values.update(given)
+    return values
+
+
+def _set_logging(verbose: bool) -> None:
+    """relemb-train's own lines (what it trains on, resuming, saving, skipped checkpoints) always; every relemb
+    logger's INFO lines (data files loaded, each evaluator's score) only with ``-v``."""
+    logging.getLogger("relemb").setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in ("relemb.training", "relemb.prompt_learning"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Parse and check every option, train, print the results table; returns 0."""
+    if args.help_trainer:
+        _trainer_parser().print_help()
+        return 0
+    verbose = bool(getattr(args, "verbose", False))
+    _set_logging(verbose)
+    values = option_values(args)
     model_args, data_args, loss_args, prompt_args, training_args = parse_training_arguments(values)
+    if verbose and training_args.log_level == "passive":
+        training_args.log_level = "info"  # the trainer's own log lines too
+
+    from transformers.utils import logging as transformers_logging
 
     from relemb.training import train
 
-    result = train(model_args, data_args, loss_args, training_args, prompt_args=prompt_args)
+    verbosity = transformers_logging.get_verbosity()
+    try:
+        result = train(
+            model_args,
+            data_args,
+            loss_args,
+            training_args,
+            prompt_args=prompt_args,
+            verbose=verbose,
+            command=command_line(values),
+        )
+    finally:
+        transformers_logging.set_verbosity(verbosity)  # the trainer sets it from --log_level
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    if result.already_finished:
+        if main_process:
+            print(f"\n{training_args.output_dir} holds a finished run: nothing to resume. Its results:")
+            print(format_results(result.results))
+        return 0
     if result.results.get("validation") or result.results.get("test"):
-        print(f"\nanalogy accuracy of {training_args.output_dir} ({model_args.base_model}, fine-tuned):")
+        fine_tuned = result.results.get("train_loss") is not None
+        how = "fine-tuned" if fine_tuned else "prompt learned, encoder not fine-tuned"
+        print(f"\nanalogy accuracy of {training_args.output_dir} ({model_args.base_model}, {how}):")
         print(format_results(result.results))
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"\nsaved: {training_args.output_dir} (model, results.json, model card)")
+    if main_process:
+        curve = f", {CURVE_FILE}" if os.path.isfile(os.path.join(str(training_args.output_dir), CURVE_FILE)) else ""
+        print(f"\nsaved: {training_args.output_dir} (model, results.json, model card{curve})")
         sys.stdout.flush()
     return 0
