@@ -11,6 +11,7 @@ own tests use.
 from __future__ import annotations
 
 import os
+import string
 from pathlib import Path
 
 import torch
@@ -36,6 +37,9 @@ def _corpus() -> list[str]:
     lines = list(TEMPLATES.values()) * 3
     lines += [WORDS] * 3
     lines += ["the of is and to in that it for with as was on at by an"] * 3
+    # every letter and digit, so no word of the test data becomes nothing but the unknown token
+    characters = string.ascii_lowercase + string.digits
+    lines += [f"{' '.join(characters)} {characters} {characters[::-1]}"] * 3
     return lines
 
 
