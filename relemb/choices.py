@@ -24,6 +24,7 @@ __all__ = [
     "LOSSES",
     "POOLING_MODES",
     "PROMPT_KINDS",
+    "WORD_LOSS_ACTIONS",
     "check_choice",
     "check_pooling_mode",
 ]
@@ -42,6 +43,8 @@ INFERENCE_BACKENDS: tuple[InferenceBackend, ...] = ("torch", "openvino", "onnx")
 EMBEDDING_DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 #: How analogy questions compare pairs (:mod:`relemb.evaluation.analogy`).
 ANALOGY_DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "bidirectional")
+#: What embedding does with a pair whose word would not reach the model as written (truncated, unknown, special).
+WORD_LOSS_ACTIONS: tuple[str, ...] = ("error", "warn")
 #: Search backends of :class:`relemb.neighbors.PairIndex`.
 INDEX_BACKENDS: tuple[str, ...] = ("exact", "faiss")
 

@@ -36,11 +36,10 @@ from relemb.checkpoint import (
     load_relemb_config,
     resolve_model_name,
 )
-from relemb.choices import EMBEDDING_DTYPES, INFERENCE_BACKENDS, check_choice
+from relemb.choices import EMBEDDING_DTYPES, INFERENCE_BACKENDS, WORD_LOSS_ACTIONS, check_choice
 from relemb.hub import push_folder
 from relemb.modules import (
     DEFAULT_POOLING,
-    WORD_LOSS_ACTIONS,
     RelationPooling,
     RelationTransformer,
     WordLoss,

@@ -28,7 +28,7 @@ from sentence_transformers.base.modules import Module, Transformer
 
 from relemb._compat import no_unpadding_kwargs
 from relemb.checkpoint import CONFIG_VERSION
-from relemb.choices import DEFAULT_POOLING, check_choice, check_pooling_mode
+from relemb.choices import DEFAULT_POOLING, WORD_LOSS_ACTIONS, check_choice, check_pooling_mode
 from relemb.pairs import Pair, check_pairs
 from relemb.prompts import (
     RenderedPrompt,
@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 #: What a relation model does with a pair that would lose a word (:class:`LostWordError`): ``"error"`` (the
 #: default) refuses it, ``"warn"`` embeds what is left and says so (:class:`LostWordWarning`).
-WORD_LOSS_ACTIONS: tuple[str, ...] = ("error", "warn")
 #: A tokenizer ``model_max_length`` above this is a placeholder for "no limit", not a length.
 _NO_LIMIT = 1_000_000
 _short = reprlib.Repr()
@@ -132,7 +131,7 @@ def report_word_losses(
     >>> report_word_losses([WordLoss(0, ("[SEP]", "b"), "head word", "special", "is the special token '[SEP]'")], indices=[4])
     Traceback (most recent call last):
     ...
-    relemb.modules.LostWordError: pair 4 ('[SEP]', 'b'): the head word is the special token '[SEP]'; a special token is not a word; remove it from the word, or pass on_word_loss='warn' to embed the pair anyway
+    relemb.modules.LostWordError: pair 4 ('[SEP]', 'b'): the head word is the special token '[SEP]'; a special token is not a word; remove it from the word, or pass on_word_loss='warn' (--on-word-loss warn) to embed the pair anyway
     """
     action = check_choice(on_word_loss, WORD_LOSS_ACTIONS, "on_word_loss")
 
@@ -149,7 +148,7 @@ def report_word_losses(
     if action == "error":
         first = losses[0]
         raise LostWordError(
-            f"{message(first)}; {_REMEDIES[first.problem]}, or pass on_word_loss='warn' to embed the pair anyway"
+            f"{message(first)}; {_REMEDIES[first.problem]}, or pass on_word_loss='warn' (--on-word-loss warn) to embed the pair anyway"
         )
     shown = "; ".join(message(loss) for loss in losses[:3])
     more = f"; and {len(losses) - 3} more" if len(losses) > 3 else ""

@@ -211,3 +211,16 @@ def test_missing_backend_package_is_a_clear_error(tmp_path, tiny_bert_path, caps
     assert main([*argv, "--no-progress"]) == 2
     assert "pip install 'relemb[openvino]'" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_on_word_loss_errors_by_default_and_warns_when_asked(tmp_path, tiny_bert_path, capsys):
+    source = tmp_path / "pairs.tsv"
+    source.write_text("baker\tbread\ncat\t[SEP]\n", encoding="utf-8")
+    argv = ["embed", "pairs", str(source), "-o", str(tmp_path / "out.npy"), "--model", tiny_bert_path, "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "pair 1" in err and "special token" in err and "--on-word-loss warn" in err
+    assert not (tmp_path / "out.npy").exists()
+    with pytest.warns(UserWarning, match="pair"):
+        assert main([*argv, "--on-word-loss", "warn"]) == 0
+    assert np.load(tmp_path / "out.npy").shape[0] == 2

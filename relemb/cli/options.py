@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, overload
 
-from relemb.choices import INFERENCE_BACKENDS, POOLING_MODES
+from relemb.choices import INFERENCE_BACKENDS, POOLING_MODES, WORD_LOSS_ACTIONS
 from relemb.pairs import PAIR_METAVAR, Pair, check_pair, parse_pair
 
 __all__ = [
@@ -109,6 +109,13 @@ def add_model_options(
         help="cpu, cuda, cuda:1, mps ...; one this machine lacks is an error (default: CUDA when available)",
     )
     if embedding_options:
+        group.add_argument(
+            "--on-word-loss",
+            default="error",
+            choices=WORD_LOSS_ACTIONS,
+            help="a pair whose word would not reach the model as written (cut off by --max-length, only unknown "
+            "tokens, a special token): error (default) or warn and embed it anyway",
+        )
         group.add_argument(
             "--backend",
             default="torch",
@@ -288,7 +295,7 @@ def load_model(args: argparse.Namespace):
     """The :class:`~relemb.RelBERT` that the options of :func:`add_model_options` describe."""
     from relemb.model import RelBERT
 
-    return RelBERT.from_pretrained(
+    model = RelBERT.from_pretrained(
         args.model,
         template=args.template,
         pooling=args.pooling,
@@ -296,6 +303,8 @@ def load_model(args: argparse.Namespace):
         max_length=args.max_length,
         backend=args.backend,
     )
+    model.transformer.on_word_loss = getattr(args, "on_word_loss", "error")
+    return model
 
 
 def model_info(model: Any, args: argparse.Namespace) -> dict[str, Any]:
