@@ -56,6 +56,7 @@ def relation_masks(
     negative_augmentation: bool = True,
     groups: Tensor | None = None,
     own_negatives: bool = True,
+    cross_negatives: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Which rows are positives and negatives of which anchors.
 
@@ -67,6 +68,8 @@ def relation_masks(
         groups: ``(n_relations,)`` map from relation index to a coarser group (the parent class);
             default: each relation is its own group.
         own_negatives: the group's own negative rows are negatives (RelBERT's relation-level step).
+        cross_negatives: the negative rows of other groups are negatives too (as the hard negatives of
+            every row are in sentence-transformers' ``MultipleNegativesRankingLoss``).
 
     Returns:
         ``(is_anchor, positive, negative)``: ``(m,)`` which anchor rows are positives (real anchors),
@@ -100,6 +103,8 @@ def relation_masks(
         negative |= same_group & (~is_positive & valid)[None, :]
     if negative_augmentation:
         negative |= ~same_group & candidate_positive[None, :]
+    if cross_negatives:
+        negative |= ~same_group & (~is_positive & valid)[None, :]
     # no false negatives: a row whose word pair is a positive of the anchor's group is never a negative
     group_positive_rows = (same_group & candidate_positive[None, :]).float()  # (m, n)
     same_pair = (pair[:, None] == pair[None, :]).float()  # (n, n)
@@ -121,6 +126,7 @@ def relation_nce(
     anchor_rows: Tensor | None = None,
     groups: Tensor | None = None,
     own_negatives: bool = True,
+    cross_negatives: bool = False,
 ) -> Tensor:
     """RelBERT's InfoNCE over cosine similarity, averaged over every (anchor, positive) pair.
 
@@ -139,7 +145,12 @@ def relation_nce(
     if anchor_rows is None:
         anchor_rows = torch.arange(embeddings.shape[0], device=embeddings.device)
     _, positive, negative = relation_masks(
-        labels, anchor_rows, negative_augmentation=negative_augmentation, groups=groups, own_negatives=own_negatives
+        labels,
+        anchor_rows,
+        negative_augmentation=negative_augmentation,
+        groups=groups,
+        own_negatives=own_negatives,
+        cross_negatives=cross_negatives,
     )
     normed = F.normalize(embeddings.float(), dim=-1)
     logits = normed[anchor_rows] @ normed.T / temperature  # (m, n)
@@ -165,6 +176,7 @@ def relation_triplet(
     *,
     negative_augmentation: bool = True,
     anchor_rows: Tensor | None = None,
+    cross_negatives: bool = False,
 ) -> Tensor:
     """Batch-all triplet loss ``max(0, ||a - p|| - ||a - n|| + margin)`` (Euclidean), averaged over every
     valid (anchor, positive, negative) triplet. The margin is *added* (the reference subtracts it).
@@ -179,7 +191,9 @@ def relation_triplet(
         raise ValueError(f"margin must be >= 0, got {margin}")
     if anchor_rows is None:
         anchor_rows = torch.arange(embeddings.shape[0], device=embeddings.device)
-    _, positive, negative = relation_masks(labels, anchor_rows, negative_augmentation=negative_augmentation)
+    _, positive, negative = relation_masks(
+        labels, anchor_rows, negative_augmentation=negative_augmentation, cross_negatives=cross_negatives
+    )
     emb = embeddings.float()
     distances = torch.cdist(emb[anchor_rows], emb)  # (m, n)
     # the (few) positives of each anchor, padded: (m, k) instead of an (m, n, n) triplet cube
@@ -225,6 +239,8 @@ class _RelationLoss(nn.Module):
     The options every relation loss takes (keyword-only):
 
     - ``negative_augmentation``: positives of other relations are negatives (default on);
+    - ``cross_negatives``: the negatives of other relations are negatives too (default off; as in
+      ``MultipleNegativesRankingLoss`` with hard negatives);
     - ``classification``: add SBERT's classification term (``--classification_loss``);
     - ``classification_negatives``: random negatives per anchor in that term (8);
     - ``gather_across_devices``: under DDP, use the rows of every process as negatives (default on).
@@ -237,6 +253,7 @@ class _RelationLoss(nn.Module):
         model: Any,
         *,
         negative_augmentation: bool = True,
+        cross_negatives: bool = False,
         classification: bool = False,
         classification_negatives: int = 8,
         gather_across_devices: bool = True,
@@ -244,6 +261,7 @@ class _RelationLoss(nn.Module):
         super().__init__()
         self.model = model
         self.negative_augmentation = bool(negative_augmentation)
+        self.cross_negatives = bool(cross_negatives)
         self.gather_across_devices = bool(gather_across_devices)
         self.classification_negatives = int(classification_negatives)
         self.head: SoftmaxLoss | None = None
@@ -282,7 +300,9 @@ class _RelationLoss(nn.Module):
         """SBERT's ``-log g(a, p) - log(1 - g(a, n))`` with ``g(u, v) = softmax(W [u; v; |u - v|])_1``
         (two-class softmax = sigmoid of the logit difference), averaged over (anchor, positive) pairs and
         over up to ``classification_negatives`` random negatives per anchor."""
-        _, positive, negative = relation_masks(labels, anchor_rows, negative_augmentation=self.negative_augmentation)
+        _, positive, negative = relation_masks(
+            labels, anchor_rows, negative_augmentation=self.negative_augmentation, cross_negatives=self.cross_negatives
+        )
         terms = []
         a_idx, p_idx = positive.nonzero(as_tuple=True)
         if len(a_idx):
@@ -319,7 +339,11 @@ class _RelationLoss(nn.Module):
 
     def get_config_dict(self) -> dict[str, Any]:
         """The options of the loss (sentence-transformers shows them in the model card)."""
-        return {"negative_augmentation": self.negative_augmentation, "classification": self.head is not None}
+        return {
+            "negative_augmentation": self.negative_augmentation,
+            "cross_negatives": self.cross_negatives,
+            "classification": self.head is not None,
+        }
 
 
 class RelationNCELoss(_RelationLoss):
@@ -369,6 +393,7 @@ class RelationNCELoss(_RelationLoss):
                 self.temperature,
                 loob=self.loob,
                 negative_augmentation=self.negative_augmentation,
+                cross_negatives=self.cross_negatives,
                 anchor_rows=anchor_rows,
             )
         }
@@ -429,6 +454,7 @@ class RelationTripletLoss(_RelationLoss):
                 self.margin,
                 negative_augmentation=self.negative_augmentation,
                 anchor_rows=anchor_rows,
+                cross_negatives=self.cross_negatives,
             )
         }
 

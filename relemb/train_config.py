@@ -158,6 +158,13 @@ class LossArguments:
         default=True,
         metadata={"help": "Use the positives of the other relations in the batch as negatives."},
     )
+    cross_negatives: bool = field(
+        default=False,
+        metadata={
+            "help": "Also use the other relations' negative pairs in the batch as negatives, as "
+            "sentence-transformers' MultipleNegativesRankingLoss uses every row's hard negative."
+        },
+    )
     parent_contrast: bool = field(
         default=False,
         metadata={"help": "Add a parent-class-level InfoNCE term (relations of the same parent class attract)."},

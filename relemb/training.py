@@ -378,6 +378,7 @@ def build_loss(loss_args: LossArguments, model: RelBERT, data: TrainingData | No
     """
     options = dict(
         negative_augmentation=loss_args.negative_augmentation,
+        cross_negatives=loss_args.cross_negatives,
         classification=loss_args.classification_loss,
     )
     if loss_args.loss == "triplet":

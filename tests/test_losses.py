@@ -238,10 +238,18 @@ def test_config_dicts_name_every_option(tiny_model):
         "loob": True,
         "parent_level": True,
         "negative_augmentation": False,
+        "cross_negatives": False,
         "classification": False,
     }
-    triplet = RelationTripletLoss(tiny_model.encoder, 0.5, classification=True, gather_across_devices=False)
-    assert triplet.get_config_dict() == {"margin": 0.5, "negative_augmentation": True, "classification": True}
+    triplet = RelationTripletLoss(
+        tiny_model.encoder, 0.5, classification=True, gather_across_devices=False, cross_negatives=True
+    )
+    assert triplet.get_config_dict() == {
+        "margin": 0.5,
+        "negative_augmentation": True,
+        "cross_negatives": True,
+        "classification": True,
+    }
     assert not triplet.gather_across_devices and triplet.classification_negatives == 8
 
 
@@ -261,3 +269,18 @@ def test_loss_over_sampler_batches_is_finite(tiny_model):
         features = tiny_model.transformer.preprocess([pairs[i] for i in batch])
         value = loss([features], torch.tensor([labels[i] for i in batch]))["nce"]
     assert torch.isfinite(value) and value.item() > 0
+
+
+def test_cross_negatives_add_the_other_relations_negatives():
+    from relemb.losses import relation_masks
+    from relemb.samplers import encode_label
+
+    labels = torch.tensor(
+        [encode_label(0, True, 0), encode_label(0, True, 1), encode_label(0, False, 2),
+         encode_label(1, True, 3), encode_label(1, True, 4), encode_label(1, False, 5)]
+    )  # fmt: skip
+    _, _, plain = relation_masks(labels)
+    _, _, cross = relation_masks(labels, cross_negatives=True)
+    assert plain[0].tolist() == [False, False, True, True, True, False]  # own negative + other positives
+    assert cross[0].tolist() == [False, False, True, True, True, True]  # + the other relation's negative
+    assert not cross[2].any()  # a negative row is never an anchor

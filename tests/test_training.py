@@ -223,9 +223,17 @@ def test_train_end_to_end_writes_model_results_and_card(tiny_bert_path, tmp_path
 # ------------------------------------------------------------------------- one loss for prompt and fine-tuning
 #: every option of LossArguments, off its default
 NCE_OPTIONS = dict(
-    loss="nce", temperature=0.2, loob=True, negative_augmentation=False, parent_contrast=True, classification_loss=True
+    loss="nce",
+    temperature=0.2,
+    loob=True,
+    negative_augmentation=False,
+    cross_negatives=True,
+    parent_contrast=True,
+    classification_loss=True,
 )
-TRIPLET_OPTIONS = dict(loss="triplet", margin=0.3, negative_augmentation=False, classification_loss=True)
+TRIPLET_OPTIONS = dict(
+    loss="triplet", margin=0.3, negative_augmentation=False, cross_negatives=True, classification_loss=True
+)
 
 
 @pytest.fixture
@@ -260,6 +268,7 @@ def assert_loss_has(module, options: dict, parent_groups: list[int]) -> None:
         assert isinstance(module, RelationTripletLoss)
         assert module.margin == options["margin"]
     assert module.negative_augmentation == options["negative_augmentation"]
+    assert module.cross_negatives == options["cross_negatives"]
     assert (module.head is not None) == options["classification_loss"]
 
 
@@ -325,6 +334,7 @@ def test_relemb_train_prompt_learns_on_the_loss_options(tiny_bert_path, tmp_path
             "0.2",
             "--loob",
             "--no_negative_augmentation",
+            "--cross_negatives",
             "--parent_contrast",
             "--classification_loss",
             "--use_cpu",
