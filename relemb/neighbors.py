@@ -3,8 +3,9 @@
 A :class:`PairIndex` holds candidate pairs with their L2-normalised embeddings and answers cosine
 top-k queries, exactly (one matrix product, the default) or through a FAISS ``IndexFlatIP`` when
 ``faiss`` is installed (``pip install 'relemb[faiss]'``; same results, for large candidate sets).
-It saves to and loads from one ``.npz`` file. The model is anything with the few members of
-:class:`RelationModel` (a :class:`relemb.RelBERT` has them); this module imports neither the model nor torch.
+It saves to and loads from one ``.npz`` file, and builds from the Parquet shards that
+:func:`relemb.cluster.embed_dataset` writes (:meth:`PairIndex.from_shards`, read with pyarrow). The model
+is anything with the few members of :class:`RelationModel` (a :class:`relemb.RelBERT` has them); this module imports neither the model nor torch.
 
 >>> import numpy as np
 >>> index = PairIndex([("baker", "bread"), ("cat", "dog")], np.array([[1.0, 0.0], [0.0, 1.0]]))
@@ -29,16 +30,25 @@ from relemb.choices import INDEX_BACKENDS, check_choice
 from relemb.pairs import Pair, check_pairs, is_pair
 
 __all__ = [
+    "EMBEDDING_COLUMN",
     "INDEX_FORMAT_VERSION",
+    "SHARD_METADATA_FILE",
     "Neighbor",
     "PairIndex",
     "RelationModel",
     "check_compatible",
     "model_metadata",
     "most_similar",
+    "read_embedding_shards",
+    "shard_files",
 ]
 
 INDEX_FORMAT_VERSION = 1
+#: The column of embedding shards (:func:`read_embedding_shards`) holding each pair's vector (a list of floats).
+EMBEDDING_COLUMN = "embedding"
+#: The JSON file beside embedding shards that records the model's template, pooling, dimension and base model
+#: (:func:`model_metadata`), so an index built from them knows which model made them.
+SHARD_METADATA_FILE = "relemb_embeddings.json"
 #: Query rows scored per matrix product in exact search (bounds the (queries x candidates) score block).
 _QUERY_BLOCK = 256
 
@@ -164,6 +174,27 @@ class PairIndex:
         pairs = model.validate_pairs(pairs)
         embeddings = model.get_embedding(pairs, batch_size=batch_size, show_progress_bar=show_progress_bar, dtype=dtype)
         return cls(pairs, embeddings, backend=backend, metadata=model_metadata(model))
+
+    @classmethod
+    def from_shards(
+        cls,
+        path: str | os.PathLike,
+        *,
+        backend: str = "exact",
+        head_column: str = "head",
+        tail_column: str = "tail",
+        embedding_column: str = EMBEDDING_COLUMN,
+    ) -> PairIndex:
+        """Index the pairs and embeddings of Parquet shards (a folder of ``*.parquet`` files, or one file), as
+        :func:`relemb.cluster.embed_dataset` writes them; the metadata comes from :data:`SHARD_METADATA_FILE`
+        beside them. Needs pyarrow (a dependency of ``datasets``), not Ray. The whole index is held in memory.
+
+        >>> index = PairIndex.from_shards("embeddings/", backend="faiss")  # doctest: +SKIP
+        """
+        pairs, embeddings, metadata = read_embedding_shards(
+            path, head_column=head_column, tail_column=tail_column, embedding_column=embedding_column
+        )
+        return cls(pairs, embeddings, backend=backend, metadata=metadata)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -298,6 +329,66 @@ class PairIndex:
                 f"{str(path)!r} has PairIndex format version {version!r}; this relemb reads {INDEX_FORMAT_VERSION}"
             )
         return cls(list(zip(heads.tolist(), tails.tolist())), embeddings, backend=backend, metadata=metadata)
+
+
+def shard_files(path: str | os.PathLike) -> list[Path]:
+    """The ``.parquet`` shards of a folder in name order (Ray Data names them by write task, in input order),
+    or ``[path]`` for one file.
+
+    >>> shard_files("no/such/folder")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no embedding shards (*.parquet) at 'no/such/folder'
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"no embedding shards (*.parquet) at {os.fspath(path)!r}")
+    return files
+
+
+def read_embedding_shards(
+    path: str | os.PathLike,
+    *,
+    head_column: str = "head",
+    tail_column: str = "tail",
+    embedding_column: str = EMBEDDING_COLUMN,
+) -> tuple[list[Pair], np.ndarray, dict[str, Any]]:
+    """The pairs (in shard order, duplicates kept), their ``(n, d)`` float32 embeddings and the metadata
+    (:data:`SHARD_METADATA_FILE`, ``{}`` when absent) of Parquet embedding shards: a folder or one file.
+
+    >>> import tempfile, pathlib, pyarrow as pa, pyarrow.parquet as pq
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> vectors = pa.FixedSizeListArray.from_arrays(pa.array([1.0, 0.0, 0.0, 1.0], pa.float32()), 2)
+    >>> pq.write_table(pa.table({"head": ["baker", "cat"], "tail": ["bread", "dog"], "embedding": vectors}),
+    ...                folder / "part-0.parquet")
+    >>> pairs, embeddings, metadata = read_embedding_shards(folder)
+    >>> pairs, embeddings.tolist(), metadata
+    ([('baker', 'bread'), ('cat', 'dog')], [[1.0, 0.0], [0.0, 1.0]], {})
+    """
+    parquet = requires("pyarrow.parquet", "pyarrow", purpose="reading embedding shards")
+    files = shard_files(path)
+    pairs: list[Pair] = []
+    blocks: list[np.ndarray] = []
+    for file in files:
+        table = parquet.read_table(file, columns=[head_column, tail_column, embedding_column])
+        heads, tails = table.column(head_column).to_pylist(), table.column(tail_column).to_pylist()
+        pairs.extend(zip(heads, tails))
+        column = table.column(embedding_column).combine_chunks()  # a (fixed-size) list column
+        values = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+        if len(column) and len(values) % len(column):
+            raise ValueError(f"{os.fspath(file)!r}: the rows of column {embedding_column!r} differ in length")
+        blocks.append(values.reshape(len(column), -1))
+    widths = {block.shape[1] for block in blocks if len(block)}
+    if len(widths) > 1:
+        raise ValueError(f"the shards at {os.fspath(path)!r} hold embeddings of different sizes: {sorted(widths)}")
+    embeddings = np.concatenate([block for block in blocks if len(block)] or [np.zeros((0, 0), np.float32)])
+    folder = files[0].parent if Path(path).is_file() else Path(path)
+    metadata_path = folder / SHARD_METADATA_FILE
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8")) if metadata_path.is_file() else {}
+    return pairs, embeddings, metadata
 
 
 def model_metadata(model: RelationModel) -> dict[str, Any]:
