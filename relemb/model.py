@@ -255,6 +255,7 @@ class RelBERT:
         dtype: str = "float32",
         precision: str | None = None,
         on_word_loss: str | None = None,
+        device: str | Sequence[str] | None = None,
     ) -> np.ndarray:
         """Relation embeddings: one pair gives shape ``(d,)``, a list of ``n`` pairs ``(n, d)`` (float32).
 
@@ -283,6 +284,12 @@ class RelBERT:
         raises :class:`~relemb.modules.MaskTruncatedError` either way, and a word of only invisible characters is
         an empty word (``ValueError``). Messages name a pair by its index in ``pairs``.
 
+        ``device``: a list of devices (``["cuda:0", "cuda:1"]``, or ``["cpu", "cpu"]`` for CPU processes) shards
+        the unique pairs over a pool of worker processes, one per device (sentence-transformers' multi-process
+        encoding: ``start_multi_process_pool``), with every guarantee of the one-process path (deduplication,
+        input order, streaming to ``output``, the word checks, identical fp32 vectors); ``None`` (default) or
+        the model's own device uses this process. Workers run fp32 only.
+
         >>> model.get_embedding([("camera", "photographer"), ("baker", "bread")]).shape  # doctest: +SKIP
         (2, 384)
         >>> model.get_embedding([("tokyo", "japan"), ("\U0001f600", "\U0001f642")])  # doctest: +SKIP
@@ -300,6 +307,9 @@ class RelBERT:
             EMBEDDING_DTYPES,
             keyword,
         )
+        devices = self._worker_devices(device)
+        if devices and dtype != "float32":
+            raise ValueError(f"{keyword}={dtype!r} is autocast in this process; device= a list of devices runs fp32")
         backend = getattr(self.transformer, "backend", "torch")
         if dtype != "float32" and backend != "torch":
             raise ValueError(
@@ -318,6 +328,7 @@ class RelBERT:
                 chunk_size=chunk_size,
                 dtype=dtype,
                 on_word_loss=on_word_loss,
+                device=device,
             )[0]
         checked = self.validate_pairs(pairs)
         unique: dict[Pair, int] = {}
@@ -337,6 +348,7 @@ class RelBERT:
                 show_progress_bar=show_progress_bar,
                 chunk_size=chunk_size,
                 dtype=dtype,
+                devices=devices,
             )
 
         if output is None:
@@ -356,12 +368,14 @@ class RelBERT:
         show_progress_bar: bool | None,
         chunk_size: int,
         dtype: str,
+        devices: list[str] | None = None,
     ) -> None:
         """Encode ``unique`` pairs chunk by chunk; row ``i`` of ``target`` gets the embedding of ``unique[inverse[i]]``.
 
         The unique pairs are sorted by length over the whole input (longest first, as
         ``SentenceTransformer.encode`` does within one call), so every chunk, and every batch in it, holds
-        pairs of nearly equal token length: little padding, whatever the chunk size.
+        pairs of nearly equal token length: little padding, whatever the chunk size. With ``devices``, each
+        chunk is sharded over a pool of worker processes (started once, stopped on any exit).
         """
         if not unique:
             return
@@ -372,10 +386,15 @@ class RelBERT:
         # the first row of each unique pair; duplicate rows are copied from it at the end
         first_row = _first_rows(inverse, len(unique))
         rows = np.arange(len(inverse), dtype=np.int64)
-        with (
-            tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar) as progress,
-            self.transformer.words_checked(),  # get_embedding checked every pair, naming the user's indices
-        ):
+        with contextlib.ExitStack() as stack:
+            progress = stack.enter_context(
+                tqdm(total=len(unique), unit="pair", desc="Embedding", disable=not show_progress_bar)
+            )
+            stack.enter_context(self.transformer.words_checked())  # get_embedding checked every pair already
+            pool = None
+            if devices:  # workers get the model as it is now: the words checked, so not checked again
+                pool = self.encoder.start_multi_process_pool(target_devices=devices)
+                stack.callback(self.encoder.stop_multi_process_pool, pool)
             for start in range(0, len(unique), chunk_size):
                 ids = by_length[start : start + chunk_size]
                 with self._autocast(dtype):
@@ -385,6 +404,7 @@ class RelBERT:
                         show_progress_bar=False,
                         normalize_embeddings=normalize,
                         convert_to_numpy=True,
+                        pool=pool,
                     )
                 target[first_row[ids]] = np.asarray(embeddings, dtype=np.float32)
                 progress.update(len(ids))
@@ -409,6 +429,23 @@ class RelBERT:
             if losses and (action == "error" or any(loss.role == "mask token" for loss in losses)):
                 break  # the first refused pair is enough
         report_word_losses(losses, action, first_row)
+
+    def _worker_devices(self, device: str | Sequence[str] | None) -> list[str] | None:
+        """The devices of a multi-process pool asked for by ``get_embedding(device=...)``, or ``None`` for this
+        process; every device must exist here (:func:`check_device`)."""
+        if device is None:
+            return None
+        if isinstance(device, str):
+            if check_device(device) != str(self.device) and device != self.device.type:
+                raise ValueError(
+                    f"device={device!r}: the model is on {str(self.device)!r}; load it there with "
+                    "from_pretrained(device=...), or pass a list of devices for worker processes"
+                )
+            return None
+        devices = [str(check_device(str(d))) for d in device]
+        if not devices:
+            raise ValueError("device= an empty list: give one device per worker process, e.g. ['cpu', 'cpu']")
+        return devices
 
     def _autocast(self, dtype: str):
         """``torch.autocast`` to ``dtype`` on the model's device, or a no-op for float32."""

@@ -228,3 +228,22 @@ def test_checked_pairs_are_not_checked_again_while_encoding(tiny_model, monkeypa
     assert len(calls) == 1  # the up-front check; preprocess skips its own inside get_embedding
     tiny_model.encoder.encode(PAIRS[:2])
     assert len(calls) == 2  # a direct encode is checked by preprocess
+
+
+def test_two_worker_processes_give_the_same_vectors_in_the_same_order(tiny_model, tmp_path):
+    pairs = [(f"w{i % 37}", f"v{i % 11}") for i in range(300)]  # with duplicates
+    expected = tiny_model.get_embedding(pairs, chunk_size=64)
+    # one pool (starting worker processes costs seconds): sharded, streamed to disk, chunk by chunk
+    streamed = tiny_model.get_embedding(pairs, chunk_size=64, device=["cpu", "cpu"], output=tmp_path / "m.npy")
+    np.testing.assert_allclose(np.asarray(streamed), expected, atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npy"]
+
+
+def test_device_options_of_get_embedding(tiny_model):
+    with pytest.raises(ValueError, match="runs fp32"):
+        tiny_model.get_embedding([("a", "b")], device=["cpu", "cpu"], dtype="bfloat16")
+    with pytest.raises(ValueError, match="empty list"):
+        tiny_model.get_embedding([("a", "b")], device=[])
+    with pytest.raises(ValueError, match="not available"):
+        tiny_model.get_embedding([("a", "b")], device=["cuda:7"])
+    assert tiny_model.get_embedding([("a", "b")], device="cpu").shape == (1, tiny_model.embedding_dim)

@@ -69,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--chunk-size", type=positive_int, default=None, help="unique pairs encoded per chunk (memory bound)"
     )
     _add_dtype_argument(pairs)
+    pairs.add_argument(
+        "--devices",
+        nargs="+",
+        default=None,
+        metavar="DEVICE",
+        help="shard the pairs over worker processes, one per device (cuda:0 cuda:1, or cpu cpu); fp32",
+    )
     _add_model_arguments(pairs)
     pairs.set_defaults(embed_run=_run_pairs)
 
@@ -108,6 +115,7 @@ def _run_pairs(args: argparse.Namespace) -> int:
         output=args.output,
         chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
         dtype=args.dtype,
+        device=args.devices,
     )
     print(f"wrote {args.output}: {matrix.shape[0]} x {matrix.shape[1]} float32 ({len(set(pairs))} unique pairs)")
     return 0
