@@ -161,7 +161,8 @@ def embed_dataset(
             write tasks: actors holding every CPU wait for them forever (a warning says so).
         metadata: what :data:`SHARD_METADATA_FILE` records (default: the model's template, pooling, dimension and base
             model, read from one model loaded here on the driver).
-        preserve_order: keep the input order in the output shards (Ray's ``DataContext.execution_options``).
+        preserve_order: keep the input order in the output shards (Ray's ``execution_options.preserve_order``, set
+            on the context ``dataset`` was created with, which the datasets derived from it share).
 
     Returns ``output_dir``. Read the shards with :func:`relemb.neighbors.read_embedding_shards` or
     ``PairIndex.from_shards``.
@@ -169,7 +170,7 @@ def embed_dataset(
     >>> embed_dataset(read_pair_dataset("pairs.csv"), "minilm", "out/", concurrency=2)  # doctest: +SKIP
     'out/'
     """
-    ray_data = _ray()
+    _ray()  # ray.data installed, or an error naming the extra
     if metadata is None:
         from relemb.model import RelBERT
         from relemb.neighbors import model_metadata
@@ -186,8 +187,6 @@ def embed_dataset(
                 num_cpus,
                 total,
             )
-    context = ray_data.DataContext.get_current()
-    context.execution_options.preserve_order = preserve_order
     embedded = dataset.map_batches(
         PairEmbedder,
         fn_constructor_args=(os.fspath(model),),
@@ -205,6 +204,10 @@ def embed_dataset(
         num_cpus=num_cpus,
         num_gpus=num_gpus,
     )
+    # A dataset runs with the DataContext it was created with (a copy of the current one, shared by the datasets
+    # derived from it): the option goes on that context, not on DataContext.get_current(), which a dataset made
+    # before this call would never see.
+    embedded.context.execution_options.preserve_order = preserve_order
     target = os.fspath(output_dir)
     embedded.write_parquet(target)
     if "://" not in target:  # a local folder: the metadata file goes beside the shards
