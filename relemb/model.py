@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -76,6 +77,8 @@ class RelBERT:
             raise TypeError("encoder must be a SentenceTransformer of a RelationTransformer and a RelationPooling")
         self.encoder = encoder
         self.config = config or RelBERTConfig()
+        #: The local folder this model was loaded from or trained into: where the figures its card links lie.
+        self.source_folder: Path | None = None
         self._sync_config()
 
     # ------------------------------------------------------------------ construction
@@ -160,6 +163,8 @@ class RelBERT:
             if pooling is not None:
                 model.pooler.pooling_mode = pooling
             model._sync_config()
+            if Path(name).is_dir():
+                model.source_folder = Path(name)
             return model
 
         legacy = (backbone_config or {}).get("relbert_config") or {}
@@ -491,12 +496,14 @@ class RelBERT:
 
         The folder is written in a staging folder first, so a failure leaves nothing half-written; its files get
         the permissions of the user's umask (:func:`relemb._io.atomic_directory`). ``model_id`` names the model in
-        the model card (default: ``path``).
+        the model card (default: ``path``). The figures the card links (the learning curve of a training run) are
+        copied from :attr:`source_folder` when they are there, so the card saved elsewhere or pushed to the Hub
+        shows them too.
 
         >>> model.save_pretrained("runs/my-relation-model")  # doctest: +SKIP
         'runs/my-relation-model'
         """
-        from relemb.model_card import build_model_card
+        from relemb.model_card import build_model_card, card_figures
 
         path = Path(path)
         self._sync_config()
@@ -504,7 +511,36 @@ class RelBERT:
             self.encoder.save(str(staging), create_model_card=False, safe_serialization=True)
             self.config.save(staging)
             write_text(staging / "README.md", build_model_card(self.config, model_id or str(path), self.embedding_dim))
+            for name in card_figures(self.config):
+                figure = None if self.source_folder is None else self.source_folder / name
+                if figure is not None and figure.is_file():
+                    shutil.copyfile(figure, staging / name)
         return str(path)
+
+    def save_card(self, path: str | os.PathLike | None = None, model_id: str | None = None) -> str:
+        """Rewrite only the model card and ``relemb_config.json`` of the saved model at ``path`` (default:
+        :attr:`source_folder`), e.g. after adding results or figures to ``config.results``; the weights are
+        left as they are. Returns the folder.
+
+        >>> model.config.results["relation_space"] = [{"file": "relation_space_BLESS.png"}]  # doctest: +SKIP
+        >>> model.save_card()  # doctest: +SKIP
+        'runs/my-relation-model'
+        """
+        from relemb.model_card import build_model_card
+
+        folder = Path(path) if path is not None else self.source_folder
+        if folder is None or not (folder / RELEMB_CONFIG_NAME).is_file():
+            raise ValueError(
+                f"save_card needs the folder of a saved relemb model (with {RELEMB_CONFIG_NAME}), got "
+                f"{os.fspath(folder) if folder is not None else 'a model not loaded from a local folder'!r}"
+            )
+        self._sync_config()
+        with atomic_directory(folder) as staging:
+            self.config.save(staging)
+            write_text(
+                staging / "README.md", build_model_card(self.config, model_id or str(folder), self.embedding_dim)
+            )
+        return str(folder)
 
     def push_to_hub(
         self,

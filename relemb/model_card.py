@@ -28,12 +28,41 @@ from relemb.checkpoint import RelBERTConfig
 from relemb.data.names import ANALOGY_DATASETS, ANALOGY_REPO, SEMEVAL_REPO
 from relemb.prompts import template_id
 
-__all__ = ["CITATION", "UNTRAINED_PREFIX", "USAGE_SNIPPET", "build_model_card", "card_metadata"]
+__all__ = [
+    "CITATION",
+    "FIGURE_KEYS",
+    "UNTRAINED_PREFIX",
+    "USAGE_SNIPPET",
+    "build_model_card",
+    "card_figures",
+    "card_metadata",
+]
 
 #: The prefix of the untrained base model's scores in ``config.results``.
 UNTRAINED_PREFIX = "untrained_"
 #: The mean over the validation sets (``validation_mean_accuracy``).
 _MEAN = "validation_mean"
+
+#: The keys of ``config.results`` that name figures the card links (files next to the card):
+#: ``training_curve`` (a file name) and ``relation_space`` (a list of ``{"file", "dataset", "split", "method"}``,
+#: the plots ``relemb-eval plot --add-to-card`` adds).
+FIGURE_KEYS = ("training_curve", "relation_space")
+
+
+def card_figures(config: RelBERTConfig) -> list[str]:
+    """The file names of the figures the model card of ``config`` links (plain names, next to the card).
+
+    >>> card_figures(RelBERTConfig(results={"training_curve": "training_curve.png",
+    ...                                     "relation_space": [{"file": "relation_space_BLESS.png"}]}))
+    ['training_curve.png', 'relation_space_BLESS.png']
+    >>> card_figures(RelBERTConfig(results={"training_curve": "../elsewhere.png"}))
+    []
+    """
+    results = config.results or {}
+    names: list[Any] = [results.get("training_curve")]
+    names += [item.get("file") for item in results.get("relation_space") or [] if isinstance(item, Mapping)]
+    return [name for name in names if isinstance(name, str) and name and os.path.basename(name) == name]
+
 
 USAGE_SNIPPET = """\
 ```python
@@ -227,6 +256,24 @@ def card_metadata(config: RelBERTConfig, model_id: str) -> ModelCardData:
     )
 
 
+def _relation_space_section(results: Mapping[str, Any]) -> list[str]:
+    """The relation-space plots (``relemb-eval plot --add-to-card``), one figure each."""
+    plots = [item for item in results.get("relation_space") or [] if isinstance(item, Mapping) and item.get("file")]
+    if not plots:
+        return []
+    lines = [
+        "",
+        "## Relation space",
+        "",
+        "The relation embeddings of labelled pairs projected to 2-D, coloured by relation.",
+        "",
+    ]
+    for item in plots:
+        caption = f"{item.get('dataset', '')} ({item.get('split', '')}), {str(item.get('method', '')).upper()}"
+        lines += [f"![{caption}]({item['file']})", ""]
+    return lines[:-1]
+
+
 def _history_section(results: Mapping[str, Any]) -> list[str]:
     """The learning curve (figure) and the per-evaluation scores, the chosen evaluation marked."""
     rows = [row for row in results.get("history") or [] if isinstance(row, Mapping)]
@@ -317,6 +364,7 @@ def build_model_card(config: RelBERTConfig, model_id: str, embedding_dim: int) -
             table,
         ]
     lines += _training_section(config)
+    lines += _relation_space_section(config.results or {})
     lines += ["", "## Usage", "", USAGE_SNIPPET.format(model_id=model_id, dim=embedding_dim)]
     lines += ["", "## Citation", "", "If you use this model, please cite RelBERT:", "", CITATION]
     body = "\n".join(lines) + "\n"

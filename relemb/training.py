@@ -1205,6 +1205,7 @@ def train(
             details=details,
         )
         if is_main:
+            model.source_folder = folder  # where training_curve.png lies: a later save or push copies it
             model.save_pretrained(output_dir)
             run_result.save(folder / RESULTS_FILE)
             logger.info("saved the trained model, its card, %s and %s to %s", CURVE_FILE, RESULTS_FILE, output_dir)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from relemb import RelBERT
 from relemb.cli import main
 from relemb.results import RunResult
 
@@ -376,3 +378,27 @@ def test_output_as_csv(tiny_bert_path, analogy_file, tmp_path):
     ]
     assert all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in rows)
     assert main([*argv, "--output", str(tmp_path / "scores.txt")]) == 2
+
+
+def test_plot_add_to_card_writes_into_the_model_folder(tiny_model, tmp_path, capsys):
+    folder = Path(tiny_model.save_pretrained(tmp_path / "model"))
+    args = ["eval", "plot", "--model", str(folder), "--datasets", "starter", "--method", "pca", "--no-progress"]
+    assert main([*args, "--add-to-card"]) == 0
+    assert main([*args, "--add-to-card"]) == 0  # again: the plot is replaced, not listed twice
+    figure = folder / "relation_space_starter.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (folder / "README.md").read_text()
+    assert "## Relation space" in card and card.count("](relation_space_starter.png)") == 1
+    model = RelBERT.from_pretrained(folder, device="cpu")
+    assert model.config.results["relation_space"] == [
+        {"file": "relation_space_starter.png", "dataset": "starter", "split": "train", "method": "pca"}
+    ]
+    copy = Path(model.save_pretrained(tmp_path / "copy"))  # the figure travels with the model (and to the Hub)
+    assert (copy / "relation_space_starter.png").read_bytes() == figure.read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--add-to-card", "--output", str(tmp_path / "x.png")]) == 2
+    assert "leave out --output" in capsys.readouterr().err
+    not_a_model = tmp_path / "empty"
+    not_a_model.mkdir()
+    assert main(["eval", "plot", "--model", str(not_a_model), "--datasets", "starter", "--add-to-card"]) == 2
+    assert "saved relemb model folder" in capsys.readouterr().err

@@ -211,6 +211,11 @@ def test_train_end_to_end_writes_model_results_and_card(tiny_bert_path, tmp_path
     assert "## Training" in card and "## Results" in card and "![Training loss" in card
     assert f"| starter | test | 96 | {100 * scores['test']['starter']:.1f} |" in " ".join(card.split())
     assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the figure the card links goes with the model when it is saved elsewhere (and so when pushed to the Hub)
+    assert result.model.source_folder == out and model.source_folder == out
+    copy = Path(model.save_pretrained(tmp_path / "copy"))
+    assert (copy / "training_curve.png").read_bytes() == (out / "training_curve.png").read_bytes()
+    assert "](training_curve.png)" in (copy / "README.md").read_text()
     # the best checkpoint is what was saved as the final model
     best = weights(details["best_checkpoint"])
     final = weights(out)

@@ -168,6 +168,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-pairs", type=positive_int, default=2000, help="plot at most this many pairs (default 2000)"
     )
     plot.add_argument("--seed", type=int, default=0, help="random seed of the sample and projection (default 0)")
+    plot.add_argument(
+        "--add-to-card",
+        action="store_true",
+        help="--model is a saved relemb model folder: write the plots into it (relation_space_<dataset>.png) and "
+        "add them to its model card",
+    )
     _common(
         plot,
         "the PNG file (one dataset) or a folder for <dataset>.png files (default: <dataset>.png here)",
@@ -422,7 +428,17 @@ def _run_plot(args: argparse.Namespace) -> int:
     from relemb.evaluation.plot import plot_relation_space
 
     datasets = list(dict.fromkeys(args.datasets))
-    paths = _plot_paths(datasets, args.output)
+    if args.add_to_card:
+        if args.output is not None:
+            raise ValueError("--add-to-card writes the plots into the model folder: leave out --output")
+        from relemb.checkpoint import RELEMB_CONFIG_NAME
+
+        folder = Path(args.model).expanduser()
+        if not (folder / RELEMB_CONFIG_NAME).is_file():
+            raise ValueError(f"--add-to-card needs --model to be a saved relemb model folder, got {args.model!r}")
+        paths = {name: check_output(str(folder / f"relation_space_{file_stem(name)}.png"), ".png") for name in datasets}
+    else:
+        paths = _plot_paths(datasets, args.output)
     if args.method == "umap":
         from relemb._compat import requires
 
@@ -445,4 +461,13 @@ def _run_plot(args: argparse.Namespace) -> int:
         )
         rows.append([name, result.n_pairs, result.n_relations, result.path])
     print(markdown_table(["dataset", "pairs", "relations", "file"], rows))
+    if args.add_to_card:
+        plots = [p for p in model.config.results.get("relation_space") or [] if p.get("file") not in
+                 {paths[name].name for name in datasets}]  # fmt: skip
+        plots += [{"file": paths[name].name, "dataset": name, "split": args.split, "method": args.method}
+                  for name in datasets]  # fmt: skip
+        model.config.results["relation_space"] = plots
+        print(
+            f"added {len(datasets)} plot(s) to the model card: {model.save_card(Path(args.model).expanduser())}/README.md"
+        )
     return 0
