@@ -549,6 +549,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8-dir", default=None, help="where the int8 folders are written (default: a temp dir)")
     parser.add_argument("--reuse-int8", action="store_true", help="reuse int8 folders already in --int8-dir")
     parser.add_argument("--reference-venv", default=None, help="also time relbert 2.0.2 in this virtual env")
+    parser.add_argument(
+        "--devices",
+        nargs="+",
+        default=None,
+        help="also time fp32 get_embedding(device=[...]) over a pool of processes, one per device (cpu cpu, "
+        "cuda:0 cuda:1); the pool is started inside every timed call, as a user's call does",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds; the best counts")
     parser.add_argument("--check", type=int, default=200, help="pairs compared with the plain path")
@@ -666,6 +673,11 @@ def main(argv: list[str] | None = None) -> int:
         methods["relemb float32 compiled"] = lambda: compiled.get_embedding(pairs, args.batch_size)
         warmups["relemb float32 compiled"] = lambda: compiled.get_embedding(pairs[: args.batch_size], args.batch_size)
         method_precision["relemb float32 compiled"] = "float32"
+    if args.devices:
+        pooled = f"relemb float32 {len(args.devices)} processes ({' '.join(args.devices)})"
+        methods[pooled] = lambda: model.get_embedding(pairs, args.batch_size, device=args.devices)
+        warmups[pooled] = lambda: None  # every call starts its own pool: nothing to warm up in this process
+        method_precision[pooled] = "float32"
     methods["reference float32"] = lambda: reference_embed(model, pairs, args.batch_size)
     warmups["reference float32"] = lambda: reference_embed(model, pairs[: args.batch_size], args.batch_size)
     method_precision["reference float32"] = "float32"
@@ -763,6 +775,7 @@ def main(argv: list[str] | None = None) -> int:
             "calibration": args.calibration if any(k.startswith("int8") for k in keys) else None,
             "calibration_samples": args.calibration_samples if any(k.startswith("int8") for k in keys) else None,
             "reference_venv": args.reference_venv,
+            "devices": args.devices,
             "pairs_checked_against_plain": int(len(rows)),
             "load_average_1min_before_after": [load, load_after],
         },
