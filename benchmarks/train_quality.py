@@ -21,6 +21,7 @@ Usage (heavy: run one at a time, under the shared lock)::
         python benchmarks/train_quality.py --config examples/minilm_semeval_nce.yaml --seeds 42 43 44
     python benchmarks/train_quality.py --tune --tag k24 --set relations_per_batch=24 --max-steps 900
     python benchmarks/train_quality.py --correlation benchmarks/results/train_tuning_*.json
+    python benchmarks/train_quality.py --compare A.json:untrained B.json   # paired tests, McNemar's p
 """
 
 from __future__ import annotations
@@ -197,6 +198,57 @@ def correlation(paths: list[str]) -> int:
     return 0
 
 
+def _scored_models(spec: str) -> list[tuple[str, dict[str, Any]]]:
+    """The scored models of a report: ``FILE`` (its runs, by seed) or ``FILE:untrained`` (its untrained model)."""
+    path, _, which = spec.partition(":")
+    report = json.loads(Path(path).read_text(encoding="utf-8"))
+    tag = report.get("tag", Path(path).stem)
+    if which == "untrained":
+        if not report.get("untrained_scores"):
+            raise SystemExit(f"{path} holds no untrained scores (it was run with --skip-untrained)")
+        return [(f"{tag} untrained", report["untrained_scores"])]
+    if which:
+        raise SystemExit(f"{spec!r}: write FILE or FILE:untrained")
+    return [(f"{tag} seed {run['seed']}", run["scores"]) for run in report["runs"]]
+
+
+def compare(spec_a: str, spec_b: str) -> int:
+    """Paired tests of B against A on the same test questions: each run of B against the run of A with the
+    same position (or against A's only model), per test set and on all four pooled."""
+    from relemb._io import markdown_table, write_json
+    from relemb.evaluation.statistics import paired_comparison
+
+    models_a, models_b = _scored_models(spec_a), _scored_models(spec_b)
+    if len(models_a) not in (1, len(models_b)):
+        raise SystemExit(f"{spec_a} has {len(models_a)} runs and {spec_b} {len(models_b)}: give one, or as many")
+    rows, out = [], []
+    for index, (name_b, scores_b) in enumerate(models_b):
+        name_a, scores_a = models_a[0 if len(models_a) == 1 else index]
+        for test in [*BENCHMARK_SETS, "pooled"]:
+            keys = [f"{n}/test" for n in (BENCHMARK_SETS if test == "pooled" else [test])]
+            for key in keys:
+                if scores_a[key]["questions_sha256"] != scores_b[key]["questions_sha256"]:
+                    raise SystemExit(f"{key}: {name_a} and {name_b} were scored on different questions")
+            a = [c for key in keys for c in scores_a[key]["correct"]]
+            b = [c for key in keys for c in scores_b[key]["correct"]]
+            c = paired_comparison(a, b)
+            rows.append([name_a, name_b, test, c.n, f"{100 * c.score_a:.1f}", f"{100 * c.score_b:.1f}",
+                         f"{100 * c.difference:+.1f}", f"{100 * c.interval[0]:+.1f} to {100 * c.interval[1]:+.1f}",
+                         f"{c.p_value:.3g}"])  # fmt: skip
+            out.append({"a": name_a, "b": name_b, "test": test, **dataclass_dict(c)})
+    print(markdown_table(["A", "B", "test", "n", "A %", "B %", "B - A", "95% CI", "McNemar p"], rows))
+    target = RESULTS_DIR / f"compare_{Path(spec_a.partition(':')[0]).stem}_vs_{Path(spec_b).stem}.json"
+    write_json(target, {"a": spec_a, "b": spec_b, "comparisons": out})
+    print(f"wrote {target}")
+    return 0
+
+
+def dataclass_dict(value: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(value).items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="examples/minilm_semeval_nce.yaml", help="recipe (relemb-train config)")
@@ -210,9 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="result file (default: benchmarks/results/train_<tag>.json)")
     parser.add_argument("--skip-untrained", action="store_true", help="do not score the untrained model")
     parser.add_argument("--correlation", nargs="+", metavar="JSON", help="rank correlation of selection scores")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                        help="paired tests of B's runs against A's on the test questions (FILE or FILE:untrained)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.correlation:
         return correlation(args.correlation)
+    if args.compare:
+        return compare(*args.compare)
     if not args.data_dir:
         raise SystemExit("set RELEMB_DATA_DIR or pass --data-dir (the relbert data mirror)")
 
