@@ -166,16 +166,22 @@ def table(report: dict[str, Any]) -> str:
 
 
 def correlation(paths: list[str]) -> int:
-    """How well each selection score ranks the tuning runs by their test mean (Spearman over runs)."""
+    """How well each selection score ranks the runs (and the untrained base, once) by their test mean
+    (Spearman over models)."""
     from scipy.stats import spearmanr
 
     from relemb._io import markdown_table
 
     runs = []
+    untrained_seen = []
     for path in paths:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
         for run in report["runs"]:
             runs.append((report.get("tag", Path(path).stem), run["seed"], run["summary"]))
+        untrained = {key: value["accuracy"] for key, value in (report.get("untrained") or {}).items()}
+        if untrained and untrained not in untrained_seen:  # the base model is a model too (once)
+            untrained_seen.append(untrained)
+            runs.append(("untrained", None, untrained))
     if len(runs) < 3:
         raise SystemExit(f"need at least 3 runs to rank, got {len(runs)}")
     test = [s["mean/test"] for _, _, s in runs]
