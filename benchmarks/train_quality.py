@@ -243,7 +243,12 @@ def compare(spec_a: str, spec_b: str) -> int:
                          f"{c.p_value:.3g}"])  # fmt: skip
             out.append({"a": name_a, "b": name_b, "test": test, **dataclass_dict(c)})
     print(markdown_table(["A", "B", "test", "n", "A %", "B %", "B - A", "95% CI", "McNemar p"], rows))
-    target = RESULTS_DIR / f"compare_{Path(spec_a.partition(':')[0]).stem}_vs_{Path(spec_b).stem}.json"
+
+    def stem(spec: str) -> str:
+        path, _, which = spec.partition(":")
+        return Path(path).stem + (f"_{which}" if which else "")
+
+    target = RESULTS_DIR / f"compare_{stem(spec_a)}_vs_{stem(spec_b)}.json"
     write_json(target, {"a": spec_a, "b": spec_b, "comparisons": out})
     print(f"wrote {target}")
     return 0
