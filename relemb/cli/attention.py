@@ -214,7 +214,7 @@ def _run_probe(args: argparse.Namespace) -> int:
     print(markdown_table(headers, rows))
     scores = {name: r.to_dict() for name, r in reports.items()}
     save_results(output, "attention-probe", args, scores, model=_encoder_info(encoder, args), datasets=sources,
-                 seconds=time.perf_counter() - started)  # fmt: skip
+                 started=started)  # fmt: skip
     return 0
 
 
@@ -293,7 +293,7 @@ def _run_trace(args: argparse.Namespace) -> int:
         plot_token_scores(scores if not args.layers else scores[0], figure, layers=args.layers, title=str(args.model))
         print(f"wrote {figure}", file=sys.stderr)
     save_results(output, "attention-trace", args, {"inputs": [s.to_dict() for s in scores]},
-                 model=_encoder_info(encoder, args), seconds=time.perf_counter() - started)  # fmt: skip
+                 model=_encoder_info(encoder, args), started=started)  # fmt: skip
     return 0
 
 
@@ -354,7 +354,7 @@ def _run_heads(args: argparse.Namespace) -> int:
         )
     scores = {name: r.to_dict() for name, r in reports.items()}
     save_results(output, "attention-heads", args, scores, model=_encoder_info(encoder, args), datasets=sources,
-                 seconds=time.perf_counter() - started)  # fmt: skip
+                 started=started)  # fmt: skip
     return 0
 
 

@@ -220,6 +220,15 @@ def _preload(datasets: Sequence[str], load: Callable[[str], Any]) -> tuple[dict[
 
 
 # ------------------------------------------------------------------------------------------ analogy
+def _scoring_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options every scoring function of the subcommands takes from the common options."""
+    return {
+        "batch_size": args.batch_size,
+        "show_progress_bar": progress(args),
+        "n_resamples": args.bootstrap_resamples,
+    }
+
+
 def _run_analogy(args: argparse.Namespace) -> int:
     from relemb.data import load_analogy
     from relemb.evaluation.analogy import evaluate_analogy, load_questions
@@ -237,10 +246,8 @@ def _run_analogy(args: argparse.Namespace) -> int:
             data[name],
             args.split,
             direction=args.direction,
-            batch_size=args.batch_size,
-            show_progress_bar=progress(args),
             name=name,
-            n_resamples=args.bootstrap_resamples,
+            **_scoring_options(args),
         )
         results[name] = result.to_dict()
     rows = [
@@ -255,15 +262,7 @@ def _run_analogy(args: argparse.Namespace) -> int:
         rows.append(["mean", args.split, sum(r["n"] for r in results.values()), percent(mean), interval_text(interval)])
     print(f"Analogy accuracy (%), {args.direction}, model {args.model}")
     print(markdown_table(["dataset", "split", "n", "accuracy", "95% CI"], rows))
-    save_results(
-        output,
-        "analogy",
-        args,
-        results,
-        model=model_info(model, args),
-        datasets=sources,
-        seconds=time.perf_counter() - started,
-    )
+    save_results(output, "analogy", args, results, model=model_info(model, args), datasets=sources, started=started)
     return 0
 
 
@@ -307,13 +306,11 @@ def _run_classification(args: argparse.Namespace) -> int:
             cv_folds=args.cv_folds,
             seed=args.seed,
             refit_on=args.refit_on,
-            batch_size=args.batch_size,
-            show_progress_bar=progress(args),
             n_jobs=args.n_jobs,
             tune_max_train=args.tune_max_train,
             cache=cache,
             name=name,
-            n_resamples=args.bootstrap_resamples,
+            **_scoring_options(args),
         )
         results[name] = result.to_dict()
     rows = []
@@ -328,13 +325,7 @@ def _run_classification(args: argparse.Namespace) -> int:
     headers = ["dataset", "split", "n", "micro F1", "95% CI", "macro F1", "95% CI", "chosen hyper-parameters", "s"]
     print(markdown_table(headers, rows))
     save_results(
-        output,
-        "classification",
-        args,
-        results,
-        model=model_info(model, args),
-        datasets=sources,
-        seconds=time.perf_counter() - started,
+        output, "classification", args, results, model=model_info(model, args), datasets=sources, started=started
     )
     return 0
 
@@ -358,10 +349,8 @@ def _run_mapping(args: argparse.Namespace) -> int:
             beam_size=args.beam_size,
             restarts=args.restarts,
             seed=args.seed,
-            batch_size=args.batch_size,
-            show_progress_bar=progress(args),
             name=name,
-            n_resamples=args.bootstrap_resamples,
+            **_scoring_options(args),
         )
         results[name] = result.to_dict()
     rows = [
@@ -370,15 +359,7 @@ def _run_mapping(args: argparse.Namespace) -> int:
     ]
     print(f"Relation mapping accuracy (%), objective {args.objective}, search {args.method}, model {args.model}")
     print(markdown_table(["dataset", "split", "n (problems)", "accuracy", "95% CI", "all terms right"], rows))
-    save_results(
-        output,
-        "mapping",
-        args,
-        results,
-        model=model_info(model, args),
-        datasets=sources,
-        seconds=time.perf_counter() - started,
-    )
+    save_results(output, "mapping", args, results, model=model_info(model, args), datasets=sources, started=started)
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -339,12 +340,16 @@ def save_results(
     model: dict[str, Any] | None = None,
     datasets: Sequence[Any] = (),
     seconds: float | None = None,
+    started: float | None = None,
 ) -> None:
-    """Write a :class:`~relemb.results.RunResult` of the run to ``output`` (nothing when it is ``None``)."""
+    """Write a :class:`~relemb.results.RunResult` of the run to ``output`` (nothing when it is ``None``);
+    ``started`` (a ``time.perf_counter()`` value) gives ``seconds`` as the time since."""
     if output is None:
         return
     from relemb.results import RunResult
 
+    if started is not None:
+        seconds = time.perf_counter() - started
     result = RunResult.create(
         task, scores, model=model, datasets=list(datasets), arguments=run_arguments(args), seconds=seconds
     )

@@ -36,6 +36,7 @@ from relemb.choices import ANALOGY_DIRECTIONS, check_choice
 from relemb.data import AnalogyQuestion, load_analogy
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
 from relemb.evaluation.statistics import N_RESAMPLES, bootstrap_interval
+from relemb.pairs import Pair
 from relemb.results import fingerprint
 
 __all__ = [
@@ -60,8 +61,6 @@ logger = logging.getLogger("relemb.evaluation")
 
 #: Scores closer than this to a question's best score count as tied with it (the first of them wins).
 TIE_TOLERANCE = 1e-9
-
-Pair = tuple[str, str]
 
 
 def check_direction(direction: str) -> str:

@@ -40,6 +40,7 @@ from relemb.data import LexicalPair, load_lexical_splits, stratified_sample
 from relemb.data.names import canonical_lexical_name
 from relemb.evaluation.embeddings import PairEmbedder, embed_pairs
 from relemb.evaluation.statistics import N_RESAMPLES, f1_interval
+from relemb.pairs import Pair
 from relemb.results import fingerprint
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
 
 logger = logging.getLogger("relemb.evaluation")
 
-Pair = tuple[str, str]
 
 #: The default search grid (12 fits per dataset), keys are ``MLPClassifier`` parameters.
 DEFAULT_GRID: dict[str, list[Any]] = {

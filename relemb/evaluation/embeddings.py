@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["PairEmbedder", "embed_pairs", "pair_matrix"]
+from relemb.pairs import Pair
 
-Pair = tuple[str, str]
+__all__ = ["PairEmbedder", "embed_pairs", "pair_matrix"]
 
 
 class PairEmbedder(Protocol):

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from relemb.pairs import Pair
 from relemb.prompt_learning.config import PromptLearningArguments
 from relemb.prompt_learning.layout import TriggerLayout
 from relemb.prompt_learning.objective import (
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
     from relemb.training import TrainingData
 
 logger = logging.getLogger(__name__)
-
-Pair = tuple[str, str]
 
 
 class TemplateRoundTripError(ValueError):

@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from relemb.pairs import Pair
+
 if TYPE_CHECKING:
     from relemb.data import RelationRecord
     from relemb.model import RelBERT
     from relemb.prompt_learning.config import PromptLearningArguments
     from relemb.train_config import LossArguments
     from relemb.training import TrainingData
-
-Pair = tuple[str, str]
 
 
 def resolve_loss(model: RelBERT, loss: nn.Module | LossArguments | None, data: TrainingData | None = None) -> nn.Module:
