@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -398,7 +398,8 @@ class RelBERT:
             stack.enter_context(self.transformer.words_checked())  # get_embedding checked every pair already
             pool = None
             if devices:  # workers get the model as it is now: the words checked, so not checked again
-                pool = self.encoder.start_multi_process_pool(target_devices=devices)
+                with _cpu_worker_threads(devices):
+                    pool = self.encoder.start_multi_process_pool(target_devices=devices)
                 stack.callback(self.encoder.stop_multi_process_pool, pool)
             for start in range(0, len(unique), chunk_size):
                 ids = by_length[start : start + chunk_size]
@@ -575,6 +576,24 @@ class RelBERT:
             create_pr=create_pr,
             exist_ok=exist_ok,
         )
+
+
+@contextlib.contextmanager
+def _cpu_worker_threads(devices: Sequence[str]) -> Iterator[None]:
+    """While a pool starts: CPU workers get their share of this process's torch threads (``OMP_NUM_THREADS`` of
+    the spawned interpreters), not one thread per core each, which oversubscribes the cores. A value the user
+    set is kept."""
+    import torch
+
+    cpu_workers = sum(1 for device in devices if str(device).split(":")[0] == "cpu")
+    if not cpu_workers or "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OMP_NUM_THREADS"] = str(max(1, torch.get_num_threads() // cpu_workers))
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_NUM_THREADS", None)
 
 
 def _first_rows(inverse: np.ndarray, n_unique: int) -> np.ndarray:
