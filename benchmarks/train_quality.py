@@ -241,7 +241,7 @@ def compare(spec_a: str, spec_b: str) -> int:
             rows.append([name_a, name_b, test, c.n, f"{100 * c.score_a:.1f}", f"{100 * c.score_b:.1f}",
                          f"{100 * c.difference:+.1f}", f"{100 * c.interval[0]:+.1f} to {100 * c.interval[1]:+.1f}",
                          f"{c.p_value:.3g}"])  # fmt: skip
-            out.append({"a": name_a, "b": name_b, "test": test, **dataclass_dict(c)})
+            out.append({"a": name_a, "b": name_b, **c.to_dict(), "test": test})  # the test set, not the test statistic
     print(markdown_table(["A", "B", "test", "n", "A %", "B %", "B - A", "95% CI", "McNemar p"], rows))
 
     def stem(spec: str) -> str:
@@ -252,12 +252,6 @@ def compare(spec_a: str, spec_b: str) -> int:
     write_json(target, {"a": spec_a, "b": spec_b, "comparisons": out})
     print(f"wrote {target}")
     return 0
-
-
-def dataclass_dict(value: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(value).items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -504,14 +504,13 @@ class RelBERT:
         >>> model.save_pretrained("runs/my-relation-model")  # doctest: +SKIP
         'runs/my-relation-model'
         """
-        from relemb.model_card import build_model_card, card_figures
+        from relemb.model_card import card_figures
 
         path = Path(path)
         self._sync_config()
         with atomic_directory(path) as staging:
             self.encoder.save(str(staging), create_model_card=False, safe_serialization=True)
-            self.config.save(staging)
-            write_text(staging / "README.md", build_model_card(self.config, model_id or str(path), self.embedding_dim))
+            self._write_card(staging, model_id or str(path))
             for name in card_figures(self.config):
                 figure = None if self.source_folder is None else self.source_folder / name
                 if figure is not None and figure.is_file():
@@ -527,8 +526,6 @@ class RelBERT:
         >>> model.save_card()  # doctest: +SKIP
         'runs/my-relation-model'
         """
-        from relemb.model_card import build_model_card
-
         folder = Path(path) if path is not None else self.source_folder
         if folder is None or not (folder / RELEMB_CONFIG_NAME).is_file():
             raise ValueError(
@@ -537,11 +534,15 @@ class RelBERT:
             )
         self._sync_config()
         with atomic_directory(folder) as staging:
-            self.config.save(staging)
-            write_text(
-                staging / "README.md", build_model_card(self.config, model_id or str(folder), self.embedding_dim)
-            )
+            self._write_card(staging, model_id or str(folder))
         return str(folder)
+
+    def _write_card(self, folder: Path, model_id: str) -> None:
+        """Write ``relemb_config.json`` and the model card (``README.md``) into ``folder``."""
+        from relemb.model_card import build_model_card
+
+        self.config.save(folder)
+        write_text(folder / "README.md", build_model_card(self.config, model_id, self.embedding_dim))
 
     def push_to_hub(
         self,

@@ -30,7 +30,6 @@ from relemb.prompts import template_id
 
 __all__ = [
     "CITATION",
-    "FIGURE_KEYS",
     "UNTRAINED_PREFIX",
     "USAGE_SNIPPET",
     "build_model_card",
@@ -43,14 +42,22 @@ UNTRAINED_PREFIX = "untrained_"
 #: The mean over the validation sets (``validation_mean_accuracy``).
 _MEAN = "validation_mean"
 
-#: The keys of ``config.results`` that name figures the card links (files next to the card):
-#: ``training_curve`` (a file name) and ``relation_space`` (a list of ``{"file", "dataset", "split", "method"}``,
-#: the plots ``relemb-eval plot --add-to-card`` adds).
-FIGURE_KEYS = ("training_curve", "relation_space")
+
+def _is_plain_file_name(name: Any) -> bool:
+    """A non-empty file name without folders: a figure next to the card."""
+    return isinstance(name, str) and bool(name) and os.path.basename(name) == name
+
+
+def _relation_space_plots(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The relation-space plots of ``config.results`` (``relemb-eval plot --add-to-card``): entries
+    ``{"file", "dataset", "split", "method"}`` whose file lies next to the card."""
+    plots = results.get("relation_space") or []
+    return [item for item in plots if isinstance(item, Mapping) and _is_plain_file_name(item.get("file"))]
 
 
 def card_figures(config: RelBERTConfig) -> list[str]:
-    """The file names of the figures the model card of ``config`` links (plain names, next to the card).
+    """The file names of the figures the model card of ``config`` links, next to the card: the learning curve
+    (``results["training_curve"]``) and the relation-space plots (``results["relation_space"]``).
 
     >>> card_figures(RelBERTConfig(results={"training_curve": "training_curve.png",
     ...                                     "relation_space": [{"file": "relation_space_BLESS.png"}]}))
@@ -59,9 +66,8 @@ def card_figures(config: RelBERTConfig) -> list[str]:
     []
     """
     results = config.results or {}
-    names: list[Any] = [results.get("training_curve")]
-    names += [item.get("file") for item in results.get("relation_space") or [] if isinstance(item, Mapping)]
-    return [name for name in names if isinstance(name, str) and name and os.path.basename(name) == name]
+    curve = results.get("training_curve")
+    return ([curve] if _is_plain_file_name(curve) else []) + [item["file"] for item in _relation_space_plots(results)]
 
 
 USAGE_SNIPPET = """\
@@ -258,7 +264,7 @@ def card_metadata(config: RelBERTConfig, model_id: str) -> ModelCardData:
 
 def _relation_space_section(results: Mapping[str, Any]) -> list[str]:
     """The relation-space plots (``relemb-eval plot --add-to-card``), one figure each."""
-    plots = [item for item in results.get("relation_space") or [] if isinstance(item, Mapping) and item.get("file")]
+    plots = _relation_space_plots(results)
     if not plots:
         return []
     lines = [
